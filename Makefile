@@ -1,0 +1,39 @@
+# Cartridge. `make help` lists the targets.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ENV ?= tictactoe
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help venv run check test lint bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# CPU build of torch first, so the train extra does not pull CUDA wheels.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[train,dev]'
+	touch $@
+
+venv: $(VENV)/.installed ## Create the virtual environment (torch CPU, onnxruntime, dev tools)
+
+run: venv ## Train locally: trainer + actors on SQLite and ./data/models (ENV=connect4 for Connect Four)
+	$(VENV)/bin/cartridge run --env $(ENV)
+
+check: venv ## Integrity checks: perft, tic-tac-toe game count, encoder and symmetry round-trips
+	$(VENV)/bin/cartridge check
+
+test: venv ## Run the test suite (starts a PostgreSQL server when none answers)
+	$(PY) -m pytest -q
+
+lint: venv ## ruff
+	$(VENV)/bin/ruff check libs services tests
+
+bench: venv ## Benchmarks: JSON to stdout and bench/results.json
+	$(PY) -m bench
+
+clean: ## Remove local data (./data) and caches
+	rm -rf data .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The `cartridge` command: one subcommand per module in this package."""

@@ -1,0 +1,245 @@
+"""One typed settings model for every service.
+
+Sources, lowest to highest priority: `config.toml` (every default, commented),
+`CARTRIDGE_<SECTION>_<KEY>` environment variables, then command-line flags
+(passed in by entry points as `overrides`). An unknown key, section or
+`CARTRIDGE_*` variable, a bad value or a missing file raises `SettingsError`
+naming the culprit. Library code never loads settings: entry points do, and
+hand each component the small section it needs.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from cartridge.games.registry import GAME_IDS
+
+ENV_PREFIX = "CARTRIDGE_"
+# Variables under the prefix that are not settings keys.
+_NON_KEY_VARIABLES = {"CARTRIDGE_CONFIG"}
+
+
+class SettingsError(ValueError):
+    """Bad configuration; the message names the key, value or file."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class CommonSettings(Section):
+    env_id: str = "tictactoe"
+    data_dir: Path = Path("./data")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("env_id")
+    @classmethod
+    def _known_game(cls, value: str) -> str:
+        if value not in GAME_IDS:
+            raise ValueError(f"unknown game {value!r}; known games: {', '.join(GAME_IDS)}")
+        return value
+
+
+class NetworkConfig(Section):
+    """kind "resnet": `blocks` residual blocks of `channels` 3x3 conv channels.
+    kind "mlp": `blocks` hidden layers of `channels` units."""
+
+    kind: Literal["resnet", "mlp"]
+    blocks: int = Field(ge=1, le=64)
+    channels: int = Field(ge=4, le=1024)
+
+
+class NetworkSettings(Section):
+    tictactoe: NetworkConfig
+    connect4: NetworkConfig
+    othello: NetworkConfig
+
+    def for_game(self, env_id: str) -> NetworkConfig:
+        return getattr(self, env_id)
+
+
+class MctsSettings(Section):
+    num_simulations: int = Field(ge=1)
+    c_puct: float = Field(gt=0)
+    dirichlet_alpha: float = Field(gt=0)
+    dirichlet_epsilon: float = Field(ge=0, le=1)
+    temp_threshold: int = Field(ge=0)
+    fpu_reduction: float = Field(ge=0, le=2)
+
+
+class InferenceSettings(Section):
+    provider: Literal["auto", "cpu", "cuda", "rocm"] = "auto"
+    intra_op_threads: int = Field(default=0, ge=0)
+
+
+class ActorSettings(Section):
+    actor_id: str = ""
+    concurrent_games: int = Field(ge=1, le=4096)
+    max_episodes: int = Field(ge=-1)
+    reload_interval: float = Field(gt=0)
+    model_follow: Literal["latest", "best"] = "latest"
+    seed: int = Field(default=0, ge=0)
+
+
+class TrainingSettings(Section):
+    steps: int = Field(ge=0)
+    batch_size: int = Field(ge=1)
+    lr: float = Field(gt=0)
+    weight_decay: float = Field(ge=0)
+    grad_clip: float = Field(ge=0)
+    checkpoint_interval: int = Field(ge=1)
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    lr_schedule: bool = True
+    lr_min_ratio: float = Field(ge=0, le=1)
+    warmup_steps: int = Field(ge=0)
+    amp: bool = True
+    wait_interval: float = Field(gt=0)
+    max_wait: float = Field(ge=0)
+    min_positions: int = Field(ge=1)
+    max_samples_per_position: float = Field(gt=0)
+    prefetch_batches: int = Field(ge=1)
+    stats: Path = Path("stats.json")
+    seed: int = Field(default=0, ge=0)
+
+
+class ReplaySettings(Section):
+    window: int = Field(ge=1)
+    capacity: int = Field(ge=1)
+
+
+class StorageSettings(Section):
+    replay_backend: Literal["sqlite", "postgres"] = "sqlite"
+    sqlite_path: Path = Path("replay.db")
+    postgres_url: str = ""
+    model_backend: Literal["filesystem", "s3"] = "filesystem"
+    model_dir: Path = Path("models")
+
+
+class Settings(BaseSettings):
+    """Every section; see config.toml for what each key does."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+
+    common: CommonSettings
+    network: NetworkSettings
+    mcts: MctsSettings
+    inference: InferenceSettings
+    actor: ActorSettings
+    training: TrainingSettings
+    replay: ReplaySettings
+    storage: StorageSettings
+
+    def data_path(self, path: Path) -> Path:
+        """Relative paths in [storage] and [training] live under [common] data_dir."""
+        return path if path.is_absolute() else self.common.data_dir / path
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Sources are merged by load_settings() so each can be checked and named.
+        return (init_settings,)
+
+
+def _section_fields(model: type[BaseModel]) -> dict[str, Any]:
+    return {name: field.annotation for name, field in model.model_fields.items()}
+
+
+def _environment_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    """Map CARTRIDGE_<SECTION>_<KEY> (nested: CARTRIDGE_NETWORK_CONNECT4_BLOCKS) to a dict."""
+    result: dict[str, Any] = {}
+    for variable, value in environ.items():
+        if not variable.startswith(ENV_PREFIX) or variable in _NON_KEY_VARIABLES:
+            continue
+        path = _resolve_variable(variable[len(ENV_PREFIX):].lower(), Settings)
+        if path is None:
+            raise SettingsError(
+                f"unknown environment variable {variable}: it names no setting "
+                f"(expected CARTRIDGE_<SECTION>_<KEY>, e.g. CARTRIDGE_COMMON_ENV_ID)"
+            )
+        node = result
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return result
+
+
+def _resolve_variable(rest: str, model: type[BaseModel]) -> list[str] | None:
+    for name, annotation in _section_fields(model).items():
+        if rest == name and not _is_model(annotation):
+            return [name]
+        if rest.startswith(name + "_") and _is_model(annotation):
+            tail = _resolve_variable(rest[len(name) + 1:], annotation)
+            if tail is not None:
+                return [name, *tail]
+    return None
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("CARTRIDGE_CONFIG", "config.toml"))
+
+
+def load_settings(
+    config_path: Path | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """config.toml < environment < overrides (flags), validated as a whole.
+
+    `overrides` is {section: {key: value}} with None values left out.
+    """
+    path = config_path or default_config_path()
+    try:
+        with path.open("rb") as handle:
+            from_file = tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(f"config file {path} is not valid TOML: {err}") from None
+
+    from_env = _environment_overrides(dict(os.environ if environ is None else environ))
+    from_flags = {s: {k: v for k, v in keys.items() if v is not None}
+                  for s, keys in (overrides or {}).items()}
+    merged = _deep_merge(_deep_merge(from_file, from_env), from_flags)
+    try:
+        return Settings(**merged)
+    except ValidationError as err:
+        raise SettingsError(_describe(err, path)) from None
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    lines = [f"invalid configuration ({path}, CARTRIDGE_* environment, flags):"]
+    for problem in err.errors():
+        key = ".".join(str(part) for part in problem["loc"])
+        if problem["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key")
+        elif problem["type"] == "missing":
+            lines.append(f"  {key}: missing")
+        else:
+            lines.append(f"  {key} = {problem.get('input')!r}: {problem['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""The model store interface every backend implements (filesystem, S3).
+
+Layout, per game id (env id), in both backends:
+
+    <env_id>/v000042/model.onnx
+    <env_id>/v000042/checkpoint.pt
+    <env_id>/v000042/meta.json     (ModelInfo as JSON, with both sha256s)
+    <env_id>/latest                (pointer: {"version": 42, "sha256": ...}) written last
+    <env_id>/best                  (pointer written by promote())
+
+A reader goes pointer -> meta -> blob and verifies the blob's sha256, so a
+half-written or corrupt model is never loaded.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+Pointer = Literal["latest", "best"]
+
+
+class CorruptModelError(RuntimeError):
+    """A blob whose sha256 does not match its metadata, or a pointer to a missing version.
+
+    The message names the file or object key.
+    """
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    env_id: str
+    version: int
+    step: int  # training step the weights come from
+    network: dict[str, Any]  # network config (kind, blocks, channels, ...)
+    sha256: str  # of model.onnx
+    checkpoint_sha256: str  # of checkpoint.pt
+    onnx_bytes: int
+    checkpoint_bytes: int
+    created_at: float  # unix seconds
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ModelInfo:
+        return cls(**data)
+
+
+class ModelStore(abc.ABC):
+    """Versioned models of one game."""
+
+    env_id: str
+
+    @abc.abstractmethod
+    def publish(
+        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any]
+    ) -> ModelInfo:
+        """Store a new version (the next integer): blobs, then meta, then `latest` last."""
+
+    @abc.abstractmethod
+    def pointer(self, name: Pointer = "latest") -> int | None:
+        """The version a pointer names, or None when it does not exist yet."""
+
+    @abc.abstractmethod
+    def info(self, version: int) -> ModelInfo:
+        """Metadata of a version; CorruptModelError naming the key if missing or unreadable."""
+
+    @abc.abstractmethod
+    def load_onnx(self, version: int) -> bytes:
+        """The ONNX bytes, sha256-verified (CorruptModelError naming the file on mismatch)."""
+
+    @abc.abstractmethod
+    def load_checkpoint(self, version: int) -> bytes:
+        """The training checkpoint bytes, sha256-verified."""
+
+    @abc.abstractmethod
+    def versions(self) -> list[int]:
+        """All stored versions, ascending."""
+
+    @abc.abstractmethod
+    def promote(self, version: int) -> None:
+        """Point `best` at an existing version."""
+
+    def latest(self) -> ModelInfo | None:
+        version = self.pointer("latest")
+        return None if version is None else self.info(version)
