@@ -32,8 +32,8 @@ test: venv ## Run the test suite (starts a PostgreSQL server when none answers)
 lint: venv ## ruff
 	$(VENV)/bin/ruff check libs services tests
 
-bench: venv ## Benchmarks: JSON to stdout and bench/results.json
-	$(PY) -m bench
+bench: venv ## Benchmarks: JSON to stdout and bench/results.json (SECTIONS="selfplay ..." for some)
+	$(PY) -m bench $(SECTIONS)
 
 clean: ## Remove local data (./data) and caches
 	rm -rf data .pytest_cache .ruff_cache

@@ -20,9 +20,12 @@ RESULTS = Path(__file__).parent / "results.json"
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("sections", nargs="*", choices=[*SECTIONS, []], metavar="SECTION",
+    parser.add_argument("sections", nargs="*", metavar="SECTION",
                         help=f"sections to run (default: all): {', '.join(SECTIONS)}")
     args = parser.parse_args()
+    unknown = [name for name in args.sections if name not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section {unknown[0]!r}; known: {', '.join(SECTIONS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         stream=sys.stderr)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
