@@ -12,6 +12,8 @@ import importlib
 import logging
 import sys
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
 # command -> (module, one-line help)
 COMMANDS = {
     "check": ("cartridge.cli.check", "integrity checks: perft, game counts, encoders, symmetries"),
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
             module = importlib.import_module(module_name)
             module.add_arguments(command_parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     module = importlib.import_module(COMMANDS[args.command][0])
     return int(module.run(args) or 0)
 
