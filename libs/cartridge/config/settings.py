@@ -15,7 +15,14 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from cartridge.games.registry import GAME_IDS
@@ -23,6 +30,8 @@ from cartridge.games.registry import GAME_IDS
 ENV_PREFIX = "CARTRIDGE_"
 # Variables under the prefix that are not settings keys.
 _NON_KEY_VARIABLES = {"CARTRIDGE_CONFIG"}
+# Secrets: set only by their CARTRIDGE_* variable, never by config.toml or a flag.
+_ENVIRONMENT_ONLY_KEYS = (("storage", "s3_access_key"), ("storage", "s3_secret_key"))
 
 
 class SettingsError(ValueError):
@@ -119,6 +128,23 @@ class StorageSettings(Section):
     postgres_url: str = ""
     model_backend: Literal["filesystem", "s3"] = "filesystem"
     model_dir: Path = Path("models")
+    # S3 / MinIO model store (model_backend = "s3").
+    s3_endpoint: str = "localhost:9000"
+    s3_bucket: str = Field(default="cartridge", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    s3_prefix: str = Field(default="models", pattern=r"^[A-Za-z0-9._/-]*$")
+    s3_region: str = ""
+    s3_secure: bool = False
+    s3_credentials_file: str = ""
+    # Environment only (see _ENVIRONMENT_ONLY_KEYS); SecretStr keeps them out of reprs.
+    s3_access_key: SecretStr = SecretStr("")
+    s3_secret_key: SecretStr = SecretStr("")
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        if not value or "://" in value or "/" in value:
+            raise ValueError("give host:port without scheme or path; s3_secure chooses TLS")
+        return value
 
 
 class Settings(BaseSettings):
@@ -225,11 +251,23 @@ def load_settings(
     from_env = _environment_overrides(dict(os.environ if environ is None else environ))
     from_flags = {s: {k: v for k, v in keys.items() if v is not None}
                   for s, keys in (overrides or {}).items()}
+    _reject_environment_only(from_file, f"config file {path}")
+    _reject_environment_only(from_flags, "command-line flags")
     merged = _deep_merge(_deep_merge(from_file, from_env), from_flags)
     try:
         return Settings(**merged)
     except ValidationError as err:
         raise SettingsError(_describe(err, path)) from None
+
+
+def _reject_environment_only(source: dict[str, Any], where: str) -> None:
+    for section, key in _ENVIRONMENT_ONLY_KEYS:
+        if isinstance(source.get(section), dict) and key in source[section]:
+            variable = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
+            raise SettingsError(
+                f"{section}.{key} must not be set in {where}: credentials come only from "
+                f"the environment variable {variable} or [storage] s3_credentials_file"
+            )
 
 
 def _describe(err: ValidationError, path: Path) -> str:
