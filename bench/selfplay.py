@@ -1,0 +1,111 @@
+"""Section `selfplay`: self-play speed of one process against ONNX Runtime's ceiling.
+
+For each game, the default network from config.toml (random weights: speed does
+not depend on them) plays batched self-play with [mcts] num_simulations and
+[actor] concurrent_games. We count every position the network evaluates, then
+time ONNX Runtime alone on batches of the same (mean) size, same threads:
+ceiling_ratio = evals_per_s / ceiling_evals_per_s is the share of time spent
+in inference, i.e. 1 - search overhead.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cartridge.config import load_settings
+from cartridge.games import get_game
+from cartridge.inference.onnx import OnnxEvaluator
+from cartridge.mcts import SearchConfig
+from cartridge.network import build_network, export_onnx
+from cartridge.selfplay import SelfPlay
+
+log = logging.getLogger("bench.selfplay")
+CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+MEASURE_S = 30.0
+WARMUP_STEPS = 2
+
+
+class CountingEvaluator:
+    """Counts evaluated positions and the time spent inside the wrapped evaluator."""
+
+    def __init__(self, inner: OnnxEvaluator) -> None:
+        self.inner = inner
+        self.model_version = inner.model_version
+        self.positions = 0
+        self.calls = 0
+        self.seconds = 0.0
+
+    def evaluate(self, observations, legal_masks):
+        started = time.perf_counter()
+        out = self.inner.evaluate(observations, legal_masks)
+        self.seconds += time.perf_counter() - started
+        self.positions += len(observations)
+        self.calls += 1
+        return out
+
+    def reset(self) -> None:
+        self.positions = self.calls = 0
+        self.seconds = 0.0
+
+
+def measure(env_id: str, measure_s: float = MEASURE_S) -> dict:
+    settings = load_settings(CONFIG, environ={})
+    game = get_game(env_id)
+    network = settings.network.for_game(env_id)
+    onnx = export_onnx(build_network(game, network), game, network, step=0)
+    inner = OnnxEvaluator(onnx, game=game, model_version=1, provider="cpu",
+                          intra_op_threads=settings.inference.intra_op_threads)
+    evaluator = CountingEvaluator(inner)
+    config = SearchConfig.from_settings(settings.mcts)
+    selfplay = SelfPlay(game, evaluator, config, concurrent_games=settings.actor.concurrent_games,
+                        actor_id="bench", rng=np.random.default_rng(0))
+    for _ in range(WARMUP_STEPS):
+        selfplay.step()
+    evaluator.reset()
+    positions_before = selfplay.positions_played
+    started = time.perf_counter()
+    games = 0
+    while time.perf_counter() - started < measure_s:
+        games += len(selfplay.step())
+    elapsed = time.perf_counter() - started
+    positions = selfplay.positions_played - positions_before
+    evals_per_s = evaluator.positions / elapsed
+    mean_batch = evaluator.positions / max(evaluator.calls, 1)
+    ceiling = _ceiling(inner, game, round(mean_batch), seconds=min(10.0, measure_s / 3))
+    result = {
+        "network": network.model_dump(),
+        "num_simulations": config.num_simulations,
+        "concurrent_games": settings.actor.concurrent_games,
+        "positions_per_s": round(positions / elapsed, 2),
+        "games_finished": games,
+        "evals_per_s": round(evals_per_s, 1),
+        "mean_batch": round(mean_batch, 1),
+        "inference_share": round(evaluator.seconds / elapsed, 3),
+        "ceiling_evals_per_s": round(ceiling, 1),
+        "ceiling_ratio": round(evals_per_s / ceiling, 3),
+    }
+    log.info("%s: %s", env_id, result)
+    return result
+
+
+def _ceiling(evaluator: OnnxEvaluator, game, batch: int, seconds: float) -> float:
+    """ONNX Runtime alone: evaluations per second at this batch size."""
+    rng = np.random.default_rng(0)
+    obs = (rng.random((batch, *game.observation_shape)) < 0.3).astype(np.float32)
+    masks = np.ones((batch, game.num_actions), dtype=bool)
+    evaluator.evaluate(obs, masks)
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        evaluator.evaluate(obs, masks)
+        done += batch
+    return done / (time.perf_counter() - started)
+
+
+def run() -> dict:
+    connect4 = measure("connect4")
+    tictactoe = measure("tictactoe", measure_s=15.0)
+    return {**connect4, "tictactoe": tictactoe}
