@@ -1,5 +1,19 @@
 """The ModelStore seam: versioned ONNX + checkpoint + metadata, pointers written last."""
 
-from cartridge.modelstore.base import CorruptModelError, ModelInfo, ModelStore
+from cartridge.modelstore.base import (
+    CorruptModelError,
+    ModelInfo,
+    ModelStore,
+    ModelStoreConnectionError,
+    ModelStoreError,
+    ModelStoreUnavailableError,
+)
 
-__all__ = ["CorruptModelError", "ModelInfo", "ModelStore"]
+__all__ = [
+    "CorruptModelError",
+    "ModelInfo",
+    "ModelStore",
+    "ModelStoreConnectionError",
+    "ModelStoreError",
+    "ModelStoreUnavailableError",
+]

@@ -28,6 +28,21 @@ class CorruptModelError(RuntimeError):
     """
 
 
+class ModelStoreError(RuntimeError):
+    """A store operation failed for a reason other than a corrupt or missing model."""
+
+
+class ModelStoreUnavailableError(ModelStoreError):
+    """The store cannot be reached right now (network, timeout, 5xx): retry later."""
+
+
+class ModelStoreConnectionError(ModelStoreError):
+    """The store is unusable at start-up (wrong endpoint, bad credentials, no permission).
+
+    The message names the endpoint and bucket, never the secret.
+    """
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     env_id: str

@@ -1,0 +1,92 @@
+"""Names and encodings shared by every backend, so both stores lay models out identically."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from typing import Any
+
+from cartridge.modelstore.base import CorruptModelError, ModelInfo
+
+ONNX_NAME = "model.onnx"
+CHECKPOINT_NAME = "checkpoint.pt"
+META_NAME = "meta.json"
+POINTERS = ("latest", "best")
+
+# Six digits keep versions sorted as text up to v999999.
+_VERSION_RE = re.compile(r"^v(\d{6,})$")
+
+
+def version_name(version: int) -> str:
+    if version < 1:
+        raise ValueError(f"model versions start at 1, got {version}")
+    return f"v{version:06d}"
+
+
+def parse_version_name(name: str) -> int | None:
+    match = _VERSION_RE.match(name)
+    return int(match.group(1)) if match else None
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def new_info(
+    env_id: str, version: int, onnx: bytes, checkpoint: bytes, *, step: int,
+    network: dict[str, Any],
+) -> ModelInfo:
+    return ModelInfo(
+        env_id=env_id,
+        version=version,
+        step=step,
+        network=dict(network),
+        sha256=sha256_hex(onnx),
+        checkpoint_sha256=sha256_hex(checkpoint),
+        onnx_bytes=len(onnx),
+        checkpoint_bytes=len(checkpoint),
+        created_at=time.time(),
+    )
+
+
+def encode_info(info: ModelInfo) -> bytes:
+    return json.dumps(info.to_json(), indent=2, sort_keys=True).encode()
+
+
+def decode_info(data: bytes, *, where: str, version: int, env_id: str) -> ModelInfo:
+    """Parse meta.json; anything unreadable or naming another model is corrupt."""
+    try:
+        info = ModelInfo.from_json(json.loads(data))
+    except (ValueError, TypeError) as err:
+        raise CorruptModelError(f"{where}: unreadable model metadata ({err})") from None
+    if info.version != version or info.env_id != env_id:
+        raise CorruptModelError(
+            f"{where}: metadata names {info.env_id} version {info.version}, "
+            f"expected {env_id} version {version}"
+        )
+    return info
+
+
+def encode_pointer(info: ModelInfo) -> bytes:
+    return json.dumps({"version": info.version, "sha256": info.sha256}).encode()
+
+
+def decode_pointer(data: bytes, *, where: str) -> int:
+    try:
+        version = json.loads(data)["version"]
+    except (ValueError, TypeError, KeyError) as err:
+        raise CorruptModelError(f"{where}: unreadable pointer ({err})") from None
+    if not isinstance(version, int) or version < 1:
+        raise CorruptModelError(f"{where}: pointer names no valid version ({version!r})")
+    return version
+
+
+def verify(data: bytes, expected_sha256: str, *, where: str) -> bytes:
+    actual = sha256_hex(data)
+    if actual != expected_sha256:
+        raise CorruptModelError(
+            f"{where}: sha256 {actual} does not match the metadata's {expected_sha256}"
+        )
+    return data
