@@ -1,0 +1,60 @@
+"""Shared test fixtures. Each section belongs to one area; add yours in a section of its own."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+# ---------------------------------------------------------------------------------------
+# PostgreSQL (replay buffer). `postgres_url` is an admin URL (may CREATE DATABASE):
+# CARTRIDGE_TEST_POSTGRES_URL if set, else the server on 127.0.0.1:5432 if it answers,
+# else a throwaway server started with initdb + pg_ctl for this session.
+# ---------------------------------------------------------------------------------------
+
+_SHARED_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    from tests.replay.pgserver import answers, start_throwaway_server
+
+    configured = os.environ.get("CARTRIDGE_TEST_POSTGRES_URL")
+    if configured:
+        yield configured
+    elif answers(_SHARED_SERVER_URL):
+        yield _SHARED_SERVER_URL
+    else:
+        server = start_throwaway_server()
+        try:
+            yield server.admin_url
+        finally:
+            server.destroy()
+
+
+def create_database(admin_url: str) -> tuple[str, str]:
+    """A fresh, uniquely named database; returns (its URL, its name)."""
+    name = f"cartridge_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = psycopg.conninfo.conninfo_to_dict(admin_url)
+    params["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**params), name
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def postgres_db_url(postgres_url: str) -> Iterator[str]:
+    """A fresh database per test, dropped afterwards."""
+    url, name = create_database(postgres_url)
+    try:
+        yield url
+    finally:
+        drop_database(postgres_url, name)
