@@ -40,7 +40,8 @@ def _aligned(stones: int) -> bool:
 
 
 def _planes(bits: int) -> np.ndarray:
-    raw = np.unpackbits(np.frombuffer(bits.to_bytes(7, "little"), dtype=np.uint8), bitorder="little")
+    octets = np.frombuffer(bits.to_bytes(7, "little"), dtype=np.uint8)
+    raw = np.unpackbits(octets, bitorder="little")
     return raw[_CELL_BITS]
 
 

@@ -60,14 +60,22 @@ class OthelloState(NamedTuple):
     terminal: bool
 
 
-def _state(mine: int, theirs: int, to_play: int) -> OthelloState:
+def make_state(mine: int, theirs: int, to_play: int) -> OthelloState:
+    """The state with these discs (bit i = square i) and `to_play` to move.
+
+    Also builds positions no game from the standard start reaches quickly
+    (tests, transformed starts); `moves` and `terminal` are derived, never given.
+    """
+    if mine & theirs or min(mine, theirs) < 0 or (mine | theirs) > _ALL:
+        raise ValueError("othello: discs overlap or lie off the 64 squares")
     moves = _moves(mine, theirs)
     terminal = moves == 0 and _moves(theirs, mine) == 0
     return OthelloState(mine, theirs, to_play, moves, terminal)
 
 
 def _bits_to_cells(bits: int) -> np.ndarray:
-    return np.unpackbits(np.frombuffer(bits.to_bytes(8, "little"), dtype=np.uint8), bitorder="little")
+    octets = np.frombuffer(bits.to_bytes(8, "little"), dtype=np.uint8)
+    return np.unpackbits(octets, bitorder="little")
 
 
 class Othello(Game[OthelloState]):
@@ -82,7 +90,7 @@ class Othello(Game[OthelloState]):
     def initial_state(self) -> OthelloState:
         dark = (1 << 28) | (1 << 35)  # e4, d5
         light = (1 << 27) | (1 << 36)  # d4, e5
-        return _state(dark, light, 0)
+        return make_state(dark, light, 0)
 
     def legal_mask(self, state: OthelloState) -> np.ndarray:
         mask = np.zeros(self.num_actions, dtype=bool)
@@ -108,8 +116,10 @@ class Othello(Game[OthelloState]):
             raise IllegalActionError(f"othello: action {action}: the game is over")
         if action == PASS:
             if state.moves:
-                raise IllegalActionError("othello: action 64 (pass) is illegal: a move is available")
-            return _state(state.theirs, state.mine, 1 - state.to_play)
+                raise IllegalActionError(
+                    "othello: action 64 (pass) is illegal: a move is available"
+                )
+            return make_state(state.theirs, state.mine, 1 - state.to_play)
         square = 1 << action
         if not state.moves & square:
             raise IllegalActionError(
@@ -118,7 +128,7 @@ class Othello(Game[OthelloState]):
             )
         flipped = _flips(state.mine, state.theirs, square)
         mine = state.mine | square | flipped
-        return _state(state.theirs & ~flipped, mine, 1 - state.to_play)
+        return make_state(state.theirs & ~flipped, mine, 1 - state.to_play)
 
     def is_terminal(self, state: OthelloState) -> bool:
         return state.terminal
@@ -141,7 +151,8 @@ class Othello(Game[OthelloState]):
         return self._symmetries
 
     def render(self, state: OthelloState) -> str:
-        dark, light = (state.mine, state.theirs) if state.to_play == 0 else (state.theirs, state.mine)
+        mine, theirs = state.mine, state.theirs
+        dark, light = (mine, theirs) if state.to_play == 0 else (theirs, mine)
         return "\n".join(
             "".join("X" if dark >> (8 * r + c) & 1 else "O" if light >> (8 * r + c) & 1 else "."
                     for c in range(8))
