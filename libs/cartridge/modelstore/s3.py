@@ -134,6 +134,8 @@ class S3ModelStore(ModelStore):
             raise ModelStoreConnectionError(
                 f"{where}: cannot reach the server ({_describe_network_error(err)})"
             ) from None
+        except ValueError as err:  # the client validates names before sending anything
+            raise ModelStoreConnectionError(f"{where}: {err}") from None
 
     # -- writing -----------------------------------------------------------------
 
