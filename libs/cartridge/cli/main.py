@@ -18,6 +18,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 COMMANDS = {
     "check": ("cartridge.cli.check", "integrity checks: perft, game counts, encoders, symmetries"),
     "move": ("cartridge.cli.move", "the agent's move (and value, visits) for positions"),
+    "models": ("cartridge.cli.models", "model store: list versions, pointers, download, promote"),
 }
 
 
