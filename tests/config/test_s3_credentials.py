@@ -44,13 +44,15 @@ def test_credentials_in_the_config_file_are_an_error(tmp_path: Path, key: str) -
 
 
 def test_credentials_from_flags_are_an_error() -> None:
-    with pytest.raises(SettingsError, match="storage.s3_secret_key"):
+    with pytest.raises(SettingsError, match=r"storage\.s3_secret_key"):
         load_settings(CONFIG, overrides={"storage": {"s3_secret_key": SECRET}}, environ={})
 
 
 def test_the_secret_file_is_used_when_the_environment_has_none(tmp_path: Path) -> None:
     secret_file = tmp_path / "s3-credentials"
-    secret_file.write_text(f"# mounted from a Secret\naccess_key = trainer\nsecret_key = {SECRET}\n")
+    secret_file.write_text(
+        f"# mounted from a Secret\naccess_key = trainer\nsecret_key = {SECRET}\n"
+    )
     settings = load_settings(CONFIG, environ={
         "CARTRIDGE_STORAGE_S3_CREDENTIALS_FILE": str(secret_file),
     })

@@ -71,7 +71,9 @@ def s3_bucket() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
 
 
-def make_s3_store(server: S3Server, bucket: str, env_id: str = "tictactoe", **kwargs) -> S3ModelStore:
+def make_s3_store(
+    server: S3Server, bucket: str, env_id: str = "tictactoe", **kwargs
+) -> S3ModelStore:
     return S3ModelStore(
         endpoint=server.endpoint, bucket=bucket, env_id=env_id, access_key=ACCESS_KEY,
         secret_key=SECRET_KEY, prefix="models", secure=False, **kwargs,

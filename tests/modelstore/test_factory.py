@@ -84,10 +84,10 @@ def test_secure_talks_tls(s3_server: S3Server, s3_bucket: str) -> None:
 
 
 def test_an_endpoint_with_a_scheme_is_a_settings_error() -> None:
-    with pytest.raises(SettingsError, match="storage.s3_endpoint"):
+    with pytest.raises(SettingsError, match=r"storage\.s3_endpoint"):
         settings(storage_s3_endpoint="http://minio:9000")
 
 
 def test_an_invalid_bucket_name_is_a_settings_error() -> None:
-    with pytest.raises(SettingsError, match="storage.s3_bucket"):
+    with pytest.raises(SettingsError, match=r"storage\.s3_bucket"):
         settings(storage_s3_bucket="Not_A_Bucket")
