@@ -1,0 +1,97 @@
+"""The full training state as bytes: what a restarted trainer needs to carry on
+exactly where the last checkpoint left off.
+
+Model and optimiser state, the step (which is all the learning rate schedule
+depends on, see schedule.py) and the random number generator states. Loaded
+with `weights_only=True`: a checkpoint holds tensors and plain values, never
+pickled code.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+FORMAT = 1
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint from another game or network shape than the configured one."""
+
+
+@dataclass(frozen=True)
+class TrainingCheckpoint:
+    step: int
+    env_id: str
+    network: dict[str, Any]  # NetworkConfig as a dict
+    model: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    torch_rng: torch.Tensor
+    cuda_rng: list[torch.Tensor]  # one per device; empty without CUDA
+    sampler_rng: dict[str, Any]  # numpy bit generator state of the batch sampler
+
+
+def capture(
+    *,
+    step: int,
+    env_id: str,
+    network: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    sampler_rng: np.random.Generator,
+) -> TrainingCheckpoint:
+    # The prefetch thread draws from the sampler concurrently; its lock keeps the read whole.
+    with sampler_rng.bit_generator.lock:
+        sampler_state = sampler_rng.bit_generator.state
+    return TrainingCheckpoint(
+        step=step,
+        env_id=env_id,
+        network=dict(network),
+        model={k: v.detach().cpu() for k, v in model.state_dict().items()},
+        optimizer=optimizer.state_dict(),
+        torch_rng=torch.get_rng_state(),
+        cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        sampler_rng=sampler_state,
+    )
+
+
+def to_bytes(checkpoint: TrainingCheckpoint) -> bytes:
+    buffer = io.BytesIO()
+    torch.save({"format": FORMAT, **checkpoint.__dict__}, buffer)
+    return buffer.getvalue()
+
+
+def from_bytes(data: bytes) -> TrainingCheckpoint:
+    raw = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    if raw.pop("format", None) != FORMAT:
+        raise ValueError(f"unsupported checkpoint format (expected {FORMAT})")
+    return TrainingCheckpoint(**raw)
+
+
+def restore(
+    checkpoint: TrainingCheckpoint,
+    *,
+    env_id: str,
+    network: dict[str, Any],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    sampler_rng: np.random.Generator,
+) -> int:
+    """Load the state into freshly built objects; returns the step to continue from."""
+    if checkpoint.env_id != env_id or checkpoint.network != dict(network):
+        raise CheckpointMismatchError(
+            f"checkpoint at step {checkpoint.step} is for {checkpoint.env_id} "
+            f"network {checkpoint.network}; configuration says {env_id} network {network}"
+        )
+    model.load_state_dict(checkpoint.model)
+    optimizer.load_state_dict(checkpoint.optimizer)
+    torch.set_rng_state(checkpoint.torch_rng)
+    if checkpoint.cuda_rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(checkpoint.cuda_rng)
+    sampler_rng.bit_generator.state = checkpoint.sampler_rng
+    return checkpoint.step

@@ -1,0 +1,263 @@
+"""The training loop, top to bottom as labelled phases.
+
+    1. setup     device, seeds, network, optimiser
+    2. resume    the latest checkpoint in the model store, if any
+    3. wait      for the replay buffer to exist and hold min_positions
+    4. prefetch  a background thread samples and augments batches
+    5. train     ratio gate -> batch -> lr -> forward/backward -> clip -> step;
+                 every checkpoint_interval: checkpoint + publish + trim
+    6. finish    a final checkpoint + publish (on --steps reached, SIGTERM or SIGINT)
+
+Published version N carries the step its weights come from. The first publish
+happens at the first checkpoint_interval, not at step 0: until then actors
+self-play with the uniform evaluator, which is what an untrained network would
+approximate anyway, and every published model is a trained one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cartridge.config.settings import NetworkConfig, ReplaySettings, TrainingSettings
+from cartridge.games.base import Game
+from cartridge.modelstore.base import CorruptModelError, ModelStore
+from cartridge.modelstore.publisher import ModelPublisher
+from cartridge.network import build_network, export_onnx
+from cartridge.replay.base import ReplayStore
+from trainer import checkpoint
+from trainer.batches import Batch, fetch_batch
+from trainer.device import amp_dtype, detect_device
+from trainer.optimise import make_optimizer, train_step
+from trainer.prefetch import Prefetcher
+from trainer.ratio import RatioLimiter
+from trainer.schedule import learning_rate
+from trainer.stats import TrainingStats, write_stats
+from trainer.waiting import wait_for_replay
+
+log = logging.getLogger(__name__)
+
+# Seconds between progress log lines (and stats.json updates between checkpoints).
+LOG_INTERVAL = 10.0
+
+
+@dataclass(frozen=True)
+class TrainerInputs:
+    """Everything the loop needs, wired by the entry point."""
+
+    game: Game
+    network: NetworkConfig
+    training: TrainingSettings
+    replay: ReplaySettings
+    open_replay: Callable[[], ReplayStore | None]  # None while the buffer does not exist
+    replay_where: str  # where the buffer is, for messages
+    models: ModelStore
+    stats_path: Path
+
+
+def train(inputs: TrainerInputs, stop: threading.Event) -> int:
+    """Train until [training] steps or `stop`; returns the final step."""
+    cfg, game = inputs.training, inputs.game
+    network_dict = inputs.network.model_dump()
+
+    # ---- 1. setup -------------------------------------------------------------
+    device = detect_device(cfg.device)
+    dtype = amp_dtype(device, cfg.amp)
+    seed = cfg.seed or int(np.random.SeedSequence().entropy % 2**63)
+    torch.manual_seed(seed)
+    sampler_rng = np.random.default_rng(seed)
+    model = build_network(game, inputs.network).to(device)
+    optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels
+    log.info("training %s on %s (autocast %s), seed %d, network %s",
+             game.id, device, dtype or "off", seed, network_dict)
+
+    # ---- 2. resume ------------------------------------------------------------
+    step, resumed_version = _resume(inputs.models, game.id, network_dict, model, optimizer,
+                                    sampler_rng)
+    last_saved = step
+    if step >= cfg.steps:
+        log.info("step %d already reaches [training] steps = %d: nothing to do", step, cfg.steps)
+        return step
+
+    # ---- 3. wait for data -----------------------------------------------------
+    replay = wait_for_replay(
+        inputs.open_replay, where=inputs.replay_where, env_id=game.id,
+        min_positions=cfg.min_positions, interval=cfg.wait_interval, max_wait=cfg.max_wait,
+        wait=stop.wait,
+    )
+    if replay is None:  # stopped while waiting: nothing trained, nothing to save
+        return step
+
+    # ---- 4. prefetch ----------------------------------------------------------
+    sampler = _ThreadLocalSampler(inputs.open_replay, game.id, cfg.batch_size,
+                                  inputs.replay.window, sampler_rng, device.type == "cuda")
+    prefetcher = Prefetcher(sampler.fetch, depth=cfg.prefetch_batches, on_exit=sampler.close,
+                            name="trainer-prefetch")
+    limiter = RatioLimiter(cfg.max_samples_per_position,
+                           lambda: replay.stats(game.id).total_positions,
+                           wait=stop.wait, wait_interval=cfg.wait_interval)
+    # Uploads run in the publisher's thread, retried through store outages, in order.
+    publisher = ModelPublisher(inputs.models)
+    meter = _Meter()
+    lr = cfg.lr
+
+    def save_and_publish() -> None:
+        nonlocal last_saved
+        state = checkpoint.capture(step=step, env_id=game.id, network=network_dict, model=model,
+                                   optimizer=optimizer, sampler_rng=sampler_rng)
+        onnx = export_onnx(model, game, inputs.network, step=step)  # from a CPU eval copy
+        publisher.submit(onnx, checkpoint.to_bytes(state), step=step, network=network_dict)
+        last_saved = step
+        # The trainer is the one trimmer: actors only append.
+        trimmed = replay.trim(game.id, inputs.replay.capacity)
+        log.info("step %d: checkpoint submitted for publishing%s", step,
+                 f"; trimmed {trimmed} old positions" if trimmed else "")
+
+    def version() -> int | None:
+        latest = publisher.last_published
+        return resumed_version if latest is None else latest.version
+
+    # ---- 5. train -------------------------------------------------------------
+    try:
+        model.train()
+        while step < cfg.steps and not stop.is_set():
+            if not limiter.acquire(step * cfg.batch_size, cfg.batch_size):
+                break
+            batch = prefetcher.get().to(device)
+            lr = learning_rate(step, peak=cfg.lr, total_steps=cfg.steps,
+                               warmup_steps=cfg.warmup_steps, min_ratio=cfg.lr_min_ratio,
+                               cosine=cfg.lr_schedule)
+            policy_loss, value_loss = train_step(model, optimizer, batch, lr=lr,
+                                                 grad_clip=cfg.grad_clip, device=device,
+                                                 amp_dtype=dtype)
+            step += 1
+            meter.add(policy_loss, value_loss, cfg.batch_size)
+
+            if step % cfg.checkpoint_interval == 0:
+                save_and_publish()
+            if step % cfg.checkpoint_interval == 0 or meter.due():
+                _report(inputs, meter, step, lr, version(), limiter.positions)
+
+        # ---- 6. finish --------------------------------------------------------
+        if step > last_saved:
+            save_and_publish()
+        publisher.flush()
+        _report(inputs, meter, step, lr, version(), limiter.positions)
+    finally:
+        prefetcher.close()
+        replay.close()
+        publisher.close()  # waits until every submitted checkpoint is stored
+    log.info("stopped at step %d; latest model version %s", step, version())
+    return step
+
+
+def _resume(
+    models: ModelStore,
+    env_id: str,
+    network: dict,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    sampler_rng: np.random.Generator,
+) -> tuple[int, int | None]:
+    """(step, latest version) from the newest readable checkpoint; (0, None) on a fresh start.
+
+    A corrupt newest version (sha256 mismatch) falls back to the one before it.
+    """
+    for version in reversed(models.versions()):
+        try:
+            state = checkpoint.from_bytes(models.load_checkpoint(version))
+        except CorruptModelError as err:
+            log.warning("skipping model version %d: %s", version, err)
+            continue
+        step = checkpoint.restore(state, env_id=env_id, network=network, model=model,
+                                  optimizer=optimizer, sampler_rng=sampler_rng)
+        log.info("resumed from model version %d at step %d", version, step)
+        return step, version
+    log.info("no checkpoint in the model store: starting from step 0")
+    return 0, None
+
+
+class _ThreadLocalSampler:
+    """Opens its own replay connection inside the prefetch thread (SQLite
+    connections belong to the thread that made them) and closes it there."""
+
+    def __init__(self, open_replay: Callable[[], ReplayStore | None], env_id: str,
+                 batch_size: int, window: int, rng: np.random.Generator,
+                 pin_memory: bool) -> None:
+        self._open = open_replay
+        self._store: ReplayStore | None = None
+        self._env_id, self._batch_size, self._window = env_id, batch_size, window
+        self._rng, self._pin = rng, pin_memory
+
+    def fetch(self) -> Batch:
+        if self._store is None:
+            self._store = self._open()
+            if self._store is None:
+                raise RuntimeError("the replay buffer disappeared")
+        return fetch_batch(self._store, self._env_id, batch_size=self._batch_size,
+                           window=self._window, rng=self._rng, pin_memory=self._pin)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+class _Meter:
+    """Loss averages and throughput since the last report. Losses stay on the
+    device until reported, so CUDA is not synchronised every step."""
+
+    def __init__(self) -> None:
+        self._last: tuple[float, float, float] | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        self._policy: torch.Tensor | float = 0.0
+        self._value: torch.Tensor | float = 0.0
+        self._count = self._samples = 0
+        self._since = time.monotonic()
+
+    def add(self, policy: torch.Tensor, value: torch.Tensor, samples: int) -> None:
+        self._policy = self._policy + policy
+        self._value = self._value + value
+        self._count += 1
+        self._samples += samples
+
+    def due(self) -> bool:
+        return time.monotonic() - self._since >= LOG_INTERVAL
+
+    def take(self) -> tuple[float, float, float] | None:
+        """(policy loss, value loss, samples/s) since the last take; the previous
+        figures if no step ran since; None before the first step."""
+        if self._count:
+            elapsed = max(time.monotonic() - self._since, 1e-9)
+            self._last = (float(self._policy) / self._count, float(self._value) / self._count,
+                          self._samples / elapsed)
+            self._reset()
+        return self._last
+
+
+def _report(inputs: TrainerInputs, meter: _Meter, step: int, lr: float,
+            version: int | None, positions: int) -> None:
+    taken = meter.take()
+    if taken is None:
+        return
+    policy_loss, value_loss, rate = taken
+    log.info("step %d/%d  loss %.4f (policy %.4f, value %.4f)  lr %.2e  %.0f samples/s",
+             step, inputs.training.steps, policy_loss + value_loss, policy_loss, value_loss,
+             lr, rate)
+    write_stats(inputs.stats_path, TrainingStats(
+        env_id=inputs.game.id, step=step, total_steps=inputs.training.steps,
+        total_loss=policy_loss + value_loss, policy_loss=policy_loss, value_loss=value_loss,
+        learning_rate=lr, samples_per_s=rate, model_version=version,
+        replay_positions=positions, timestamp=time.time(),
+    ))

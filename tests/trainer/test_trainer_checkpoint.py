@@ -1,0 +1,73 @@
+"""The checkpoint carries the whole training state and refuses another network."""
+
+import numpy as np
+import pytest
+import torch
+
+from cartridge.config.settings import NetworkConfig
+from cartridge.games import get_game
+from cartridge.network import build_network
+from tests.trainer.helpers import fixed_batch, synthetic_game
+from trainer import checkpoint
+from trainer.optimise import make_optimizer, train_step
+
+NETWORK = NetworkConfig(kind="resnet", blocks=1, channels=8)
+
+
+def trained(steps: int) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    torch.manual_seed(3)
+    model = build_network(get_game("connect4"), NETWORK)
+    optimizer = make_optimizer(model, lr=1e-3, weight_decay=1e-4)
+    batch = fixed_batch("connect4", games=2, seed=0)
+    for _ in range(steps):
+        train_step(model, optimizer, batch, lr=1e-3, grad_clip=1.0,
+                   device=torch.device("cpu"), amp_dtype=None)
+    return model, optimizer
+
+
+def test_round_trip_restores_model_optimiser_step_and_rngs() -> None:
+    model, optimizer = trained(steps=3)
+    rng = np.random.default_rng(7)
+    rng.random(5)
+    torch.manual_seed(11)
+    data = checkpoint.to_bytes(checkpoint.capture(
+        step=3, env_id="connect4", network=NETWORK.model_dump(), model=model,
+        optimizer=optimizer, sampler_rng=rng))
+    expected_torch, expected_numpy = torch.rand(3), rng.random(3)
+
+    torch.manual_seed(0)
+    fresh = build_network(get_game("connect4"), NETWORK)
+    fresh_optimizer = make_optimizer(fresh, lr=1e-3, weight_decay=1e-4)
+    fresh_rng = np.random.default_rng(0)
+    step = checkpoint.restore(checkpoint.from_bytes(data), env_id="connect4",
+                              network=NETWORK.model_dump(), model=fresh,
+                              optimizer=fresh_optimizer, sampler_rng=fresh_rng)
+    assert step == 3
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, fresh.state_dict()[name]), name
+    assert fresh_optimizer.state_dict()["state"].keys() == optimizer.state_dict()["state"].keys()
+    first = next(iter(optimizer.state_dict()["state"]))
+    assert torch.equal(optimizer.state_dict()["state"][first]["exp_avg"],
+                       fresh_optimizer.state_dict()["state"][first]["exp_avg"])
+    assert torch.equal(torch.rand(3), expected_torch)
+    assert np.array_equal(fresh_rng.random(3), expected_numpy)
+
+
+def test_a_checkpoint_of_another_network_is_refused() -> None:
+    model, optimizer = trained(steps=0)
+    state = checkpoint.capture(step=0, env_id="connect4", network=NETWORK.model_dump(),
+                               model=model, optimizer=optimizer,
+                               sampler_rng=np.random.default_rng())
+    bigger = NetworkConfig(kind="resnet", blocks=2, channels=8)
+    other = build_network(get_game("connect4"), bigger)
+    with pytest.raises(checkpoint.CheckpointMismatchError, match="blocks"):
+        checkpoint.restore(state, env_id="connect4", network=bigger.model_dump(), model=other,
+                           optimizer=make_optimizer(other, lr=1e-3, weight_decay=0.0),
+                           sampler_rng=np.random.default_rng())
+
+
+def test_synthetic_games_are_consistent() -> None:
+    record = synthetic_game("connect4", np.random.default_rng(0))
+    assert np.allclose(record.policies.sum(axis=1), 1.0)
+    assert not (record.policies[~record.legal_masks] > 0).any()
+    assert set(np.unique(np.abs(record.outcomes))) <= {0.0, 1.0}

@@ -1,0 +1,47 @@
+"""The loss goes down on a fixed small dataset, and the loss itself is the AlphaZero one."""
+
+import numpy as np
+import pytest
+import torch
+
+from cartridge.config.settings import NetworkConfig
+from cartridge.games import get_game
+from cartridge.network import build_network
+from tests.trainer.helpers import fixed_batch
+from trainer.losses import alphazero_loss
+from trainer.optimise import make_optimizer, train_step
+
+
+@pytest.mark.parametrize(("env_id", "kind"), [("connect4", "resnet"), ("tictactoe", "mlp")])
+def test_loss_decreases_on_a_fixed_dataset(env_id: str, kind: str) -> None:
+    torch.manual_seed(0)
+    game = get_game(env_id)
+    batch = fixed_batch(env_id, games=8, seed=1)
+    model = build_network(game, NetworkConfig(kind=kind, blocks=2, channels=32))
+    optimizer = make_optimizer(model, lr=3e-3, weight_decay=1e-4)
+    model.train()
+    losses = []
+    for _ in range(60):
+        policy, value = train_step(model, optimizer, batch, lr=3e-3, grad_clip=1.0,
+                                   device=torch.device("cpu"), amp_dtype=None)
+        losses.append(float(policy + value))
+    assert np.mean(losses[-5:]) < 0.7 * np.mean(losses[:5])
+
+
+def test_loss_is_cross_entropy_over_legal_moves_plus_value_mse() -> None:
+    logits = torch.tensor([[0.0, 0.0, 5.0]])
+    masks = torch.tensor([[True, True, False]])
+    target = torch.tensor([[0.25, 0.75, 0.0]])
+    policy, value = alphazero_loss(logits, torch.tensor([0.5]), target, masks,
+                                   torch.tensor([-1.0]))
+    # The illegal third logit is ignored: softmax over two equal logits is 1/2 each.
+    assert float(policy) == pytest.approx(np.log(2.0))
+    assert float(value) == pytest.approx(2.25)
+
+
+def test_weight_decay_skips_biases_and_norms() -> None:
+    model = build_network(get_game("connect4"), NetworkConfig(kind="resnet", blocks=1, channels=8))
+    decayed, plain = make_optimizer(model, lr=1e-3, weight_decay=0.5).param_groups
+    assert decayed["weight_decay"] == 0.5 and plain["weight_decay"] == 0.0
+    assert all(p.ndim >= 2 for p in decayed["params"])
+    assert all(p.ndim == 1 for p in plain["params"])
