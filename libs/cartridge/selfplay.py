@@ -73,13 +73,16 @@ class SelfPlay:
         actions = choose_actions(result.visits, self.plies[result.slots],
                                  self.config.temp_threshold, self.rng)
         version = int(self.evaluator.model_version)
+        roots = [self.mcts.root_state(int(slot)) for slot in result.slots]
+        observations = self.game.encode_batch(roots)
+        masks = self.game.legal_mask_batch(roots)
         finished = []
         for row, slot in enumerate(result.slots):
             slot = int(slot)
             trajectory = self.trajectories[slot]
-            state = self.mcts.root_state(slot)
-            trajectory.observations.append(self.game.encode(state))
-            trajectory.masks.append(self.game.legal_mask(state))
+            state = roots[row]
+            trajectory.observations.append(observations[row])
+            trajectory.masks.append(masks[row])
             trajectory.policies.append(result.visits[row])
             trajectory.movers.append(self.game.to_play(state))
             trajectory.versions.append(version)

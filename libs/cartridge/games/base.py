@@ -76,6 +76,14 @@ class Game(abc.ABC, Generic[State]):
     def encode(self, state: State) -> np.ndarray:
         """Observation [C, H, W] float32 from the side to move's point of view."""
 
+    def encode_batch(self, states: list[State]) -> np.ndarray:
+        """[B, C, H, W] observations; games override this with a vectorised version."""
+        return np.stack([self.encode(s) for s in states])
+
+    def legal_mask_batch(self, states: list[State]) -> np.ndarray:
+        """[B, A] legal masks; games override this with a vectorised version."""
+        return np.stack([self.legal_mask(s) for s in states])
+
     @abc.abstractmethod
     def key(self, state: State) -> Any:
         """A hashable value equal for equal positions (used to dedupe evaluations)."""

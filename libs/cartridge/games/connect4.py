@@ -17,6 +17,7 @@ WIDTH, HEIGHT = 7, 6
 _STRIDE = HEIGHT + 1
 _BOTTOM = [1 << (c * _STRIDE) for c in range(WIDTH)]
 _TOP = [1 << (c * _STRIDE + HEIGHT - 1) for c in range(WIDTH)]
+_TOP_BITS = np.array(_TOP, dtype=np.int64)
 _CELLS = WIDTH * HEIGHT
 # Bit index of observation cell (r, c), r = 0 the top row.
 _CELL_BITS = np.array(
@@ -98,6 +99,19 @@ class Connect4(Game[Connect4State]):
         mine = _planes(state.mine)
         theirs = _planes(state.mine ^ state.occupied)
         return np.stack((mine, theirs)).astype(np.float32).reshape(2, HEIGHT, WIDTH)
+
+    def encode_batch(self, states: list[Connect4State]) -> np.ndarray:
+        count = len(states)
+        mine = np.fromiter((s.mine for s in states), dtype=np.int64, count=count)
+        occupied = np.fromiter((s.occupied for s in states), dtype=np.int64, count=count)
+        planes = np.stack((mine, mine ^ occupied), axis=1)[:, :, None] >> _CELL_BITS & 1
+        return planes.astype(np.float32).reshape(count, 2, HEIGHT, WIDTH)
+
+    def legal_mask_batch(self, states: list[Connect4State]) -> np.ndarray:
+        count = len(states)
+        occupied = np.fromiter((s.occupied for s in states), dtype=np.int64, count=count)
+        live = np.fromiter((not self.is_terminal(s) for s in states), dtype=bool, count=count)
+        return ((occupied[:, None] & _TOP_BITS) == 0) & live[:, None]
 
     def key(self, state: Connect4State) -> tuple[int, int]:
         return (state.mine, state.occupied)

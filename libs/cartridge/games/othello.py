@@ -15,6 +15,7 @@ from cartridge.games.base import Game, IllegalActionError, Symmetry, square_symm
 SIZE = 8
 PASS = 64
 _ALL = (1 << 64) - 1
+_SQUARES = np.arange(64, dtype=np.uint64)
 _NOT_COL0 = _ALL & ~sum(1 << (r * 8) for r in range(8))
 _NOT_COL7 = _ALL & ~sum(1 << (r * 8 + 7) for r in range(8))
 # (shift, mask applied after shifting) for the 8 directions; positive = towards higher squares.
@@ -143,6 +144,22 @@ class Othello(Game[OthelloState]):
     def encode(self, state: OthelloState) -> np.ndarray:
         planes = np.stack((_bits_to_cells(state.mine), _bits_to_cells(state.theirs)))
         return planes.astype(np.float32).reshape(2, SIZE, SIZE)
+
+    def encode_batch(self, states: list[OthelloState]) -> np.ndarray:
+        count = len(states)
+        mine = np.fromiter((s.mine for s in states), dtype=np.uint64, count=count)
+        theirs = np.fromiter((s.theirs for s in states), dtype=np.uint64, count=count)
+        planes = np.stack((mine, theirs), axis=1)[:, :, None] >> _SQUARES & np.uint64(1)
+        return planes.astype(np.float32).reshape(count, 2, SIZE, SIZE)
+
+    def legal_mask_batch(self, states: list[OthelloState]) -> np.ndarray:
+        count = len(states)
+        moves = np.fromiter((s.moves for s in states), dtype=np.uint64, count=count)
+        live = np.fromiter((not s.terminal for s in states), dtype=bool, count=count)
+        masks = np.zeros((count, self.num_actions), dtype=bool)
+        masks[:, :64] = (moves[:, None] >> _SQUARES & np.uint64(1)).astype(bool)
+        masks[:, PASS] = live & (moves == 0)
+        return masks
 
     def key(self, state: OthelloState) -> tuple[int, int, int]:
         return (state.mine, state.theirs, state.to_play)

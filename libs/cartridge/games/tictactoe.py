@@ -26,8 +26,8 @@ class TicTacToeState(NamedTuple):
     last_won: bool  # the previous move completed a line
 
 
-def _has_line(stones: int) -> bool:
-    return any(stones & m == m for m in _LINE_MASKS)
+# _HAS_LINE[stones] for every 9-bit stone set: the win check is one lookup.
+_HAS_LINE = tuple(any(b & m == m for m in _LINE_MASKS) for b in range(512))
 
 
 class TicTacToe(Game[TicTacToeState]):
@@ -61,7 +61,7 @@ class TicTacToe(Game[TicTacToeState]):
         if (state.mine | state.theirs) & bit:
             raise IllegalActionError(f"tictactoe: action {action}: cell {action} is occupied")
         placed = state.mine | bit
-        return TicTacToeState(state.theirs, placed, 1 - state.to_play, _has_line(placed))
+        return TicTacToeState(state.theirs, placed, 1 - state.to_play, _HAS_LINE[placed])
 
     def is_terminal(self, state: TicTacToeState) -> bool:
         return state.last_won or (state.mine | state.theirs) == _FULL
@@ -74,6 +74,17 @@ class TicTacToe(Game[TicTacToeState]):
 
     def encode(self, state: TicTacToeState) -> np.ndarray:
         return np.stack((_BITS_TO_CELLS[state.mine], _BITS_TO_CELLS[state.theirs])).reshape(2, 3, 3)
+
+    def encode_batch(self, states: list[TicTacToeState]) -> np.ndarray:
+        mine = np.fromiter((s.mine for s in states), dtype=np.int64, count=len(states))
+        theirs = np.fromiter((s.theirs for s in states), dtype=np.int64, count=len(states))
+        return np.stack((_BITS_TO_CELLS[mine], _BITS_TO_CELLS[theirs]), axis=1).reshape(
+            len(states), 2, 3, 3)
+
+    def legal_mask_batch(self, states: list[TicTacToeState]) -> np.ndarray:
+        empty = np.fromiter((0 if self.is_terminal(s) else _FULL ^ (s.mine | s.theirs)
+                             for s in states), dtype=np.int64, count=len(states))
+        return _BITS_TO_CELLS[empty].astype(bool)
 
     def key(self, state: TicTacToeState) -> tuple[int, int]:
         return (state.mine, state.theirs)

@@ -250,8 +250,8 @@ class BatchedMcts:
                 j = index_of[key] = len(unique_states)
                 unique_states.append(state)
             where[i] = j
-        obs = np.stack([game.encode(s) for s in unique_states])
-        masks = np.stack([game.legal_mask(s) for s in unique_states])
+        obs = game.encode_batch(unique_states)
+        masks = game.legal_mask_batch(unique_states)
         priors, values = self.evaluator.evaluate(obs, masks)
         self.P[g, n] = priors[where]
         self.legal[g, n] = masks[where]
