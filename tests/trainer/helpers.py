@@ -79,3 +79,14 @@ def fixed_batch(env_id: str, games: int, seed: int) -> Batch:
         policies=torch.from_numpy(np.concatenate([r.policies for r in records])),
         values=torch.from_numpy(np.concatenate([r.outcomes for r in records])),
     )
+
+
+def fill_replay(path: Path, env_id: str, games: int, seed: int = 0) -> int:
+    """Append `games` synthetic games to the real SQLite replay store; returns its positions."""
+    from cartridge.replay.sqlite import SqliteReplayStore
+
+    rng = np.random.default_rng(seed)
+    with SqliteReplayStore(path) as store:
+        for _ in range(games):
+            store.append_game(synthetic_game(env_id, rng))
+        return store.stats(env_id).positions
