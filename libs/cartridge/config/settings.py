@@ -31,7 +31,8 @@ ENV_PREFIX = "CARTRIDGE_"
 # Variables under the prefix that are not settings keys.
 _NON_KEY_VARIABLES = {"CARTRIDGE_CONFIG"}
 # Secrets: set only by their CARTRIDGE_* variable, never by config.toml or a flag.
-_ENVIRONMENT_ONLY_KEYS = (("storage", "s3_access_key"), ("storage", "s3_secret_key"))
+_ENVIRONMENT_ONLY_KEYS = (("storage", "s3_access_key"), ("storage", "s3_secret_key"),
+                          ("storage", "postgres_password"))
 
 
 class SettingsError(ValueError):
@@ -120,12 +121,16 @@ class TrainingSettings(Section):
 class ReplaySettings(Section):
     window: int = Field(ge=1)
     capacity: int = Field(ge=1)
+    writer_queue_games: int = Field(ge=1)
 
 
 class StorageSettings(Section):
     replay_backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("replay.db")
     postgres_url: str = ""
+    postgres_pool_size: int = Field(default=4, ge=1, le=64)
+    # Environment only (CARTRIDGE_STORAGE_POSTGRES_PASSWORD); empty = libpq's PGPASSWORD.
+    postgres_password: SecretStr = SecretStr("")
     model_backend: Literal["filesystem", "s3"] = "filesystem"
     model_dir: Path = Path("models")
     # S3 / MinIO model store (model_backend = "s3").
