@@ -95,6 +95,7 @@ class ActorSettings(Section):
     reload_interval: float = Field(gt=0)
     model_follow: Literal["latest", "best"] = "latest"
     seed: int = Field(default=0, ge=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class TrainingSettings(Section):
@@ -116,6 +117,7 @@ class TrainingSettings(Section):
     prefetch_batches: int = Field(ge=1)
     stats: Path = Path("stats.json")
     seed: int = Field(default=0, ge=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class ReplaySettings(Section):
