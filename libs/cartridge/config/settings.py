@@ -126,6 +126,14 @@ class ReplaySettings(Section):
     writer_queue_games: int = Field(ge=1)
 
 
+class RunSettings(Section):
+    """`cartridge run`: the whole loop on one machine."""
+
+    actors: int = Field(default=0, ge=0, le=256)  # 0 = fit the machine
+    strength_interval: float = Field(default=60.0, ge=0)  # seconds; 0 = off
+    strength_games: int = Field(default=20, ge=2, le=1000)
+
+
 class StorageSettings(Section):
     replay_backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("replay.db")
@@ -167,6 +175,7 @@ class Settings(BaseSettings):
     training: TrainingSettings
     replay: ReplaySettings
     storage: StorageSettings
+    run: RunSettings = RunSettings()
 
     def data_path(self, path: Path) -> Path:
         """Relative paths in [storage] and [training] live under [common] data_dir."""
