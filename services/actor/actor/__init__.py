@@ -1,0 +1,1 @@
+"""The self-play actor: `python -m actor`. See loop.py for the phases."""

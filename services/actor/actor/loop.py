@@ -1,0 +1,195 @@
+"""The actor's loop, top to bottom as labelled phases.
+
+    1. open      replay store + writer (bounded queue), model store + watcher
+                 following [actor] model_follow; a model that already exists
+                 plays from the first move, else the uniform evaluator
+    2. play      one batched search step over every concurrent game; between
+                 steps the watcher's newest model is swapped in (games in flight
+                 go on with it; every position records the version that played it);
+                 finished games go to the writer (put() blocks when the store
+                 lags: backpressure, never dropped)
+    3. report    every few seconds: positions/s, games, model version, to the log
+                 and the status file (also at once when the model changes)
+    4. stop      on `stop` (SIGTERM/SIGINT) or max_episodes: the current step
+                 finishes, unfinished games are dropped (a partial game is never
+                 written), the writer flushes, the status file says "stopped"
+
+Never imports torch: models run on ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from actor.stats import ActorStats, StatusFile, status_path
+from cartridge.config.settings import InferenceSettings, Settings
+from cartridge.games import Game, get_game
+from cartridge.inference import Evaluator, UniformEvaluator
+from cartridge.mcts import SearchConfig
+from cartridge.modelstore.base import ModelInfo
+from cartridge.modelstore.factory import open_model_store
+from cartridge.modelstore.watcher import ModelWatcher
+from cartridge.replay.base import GameRecord
+from cartridge.replay.factory import open_replay_store, open_replay_writer
+from cartridge.replay.writer import ReplayWriter
+from cartridge.selfplay import SelfPlay
+
+log = logging.getLogger(__name__)
+
+# Seconds between progress reports (log line + status file).
+REPORT_INTERVAL = 5.0
+# Seconds put() waits on a full writer queue before checking for a stop request.
+_PUT_POLL = 0.5
+# Replay connections one actor needs (PostgreSQL): the writer thread's, and a spare.
+_REPLAY_POOL = 2
+
+
+def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> ActorStats:
+    """Self-play until `stop` is set or [actor] max_episodes games are written."""
+    cfg = settings.actor
+    game = get_game(settings.common.env_id)
+    stats = ActorStats(actor_id=actor_id, env_id=game.id)
+    status = StatusFile(status_path(settings.common.data_dir, actor_id))
+    status.write(stats)
+
+    # ---- 1. open -----------------------------------------------------------------
+    replay = open_replay_store(settings.storage, settings.common.data_dir,
+                               pool_size=_REPLAY_POOL)
+    writer = open_replay_writer(replay, settings.replay)
+    models = open_model_store(settings, game.id)
+    watcher = ModelWatcher(
+        models, follow=cfg.model_follow, reload_interval=cfg.reload_interval,
+        load=lambda info, onnx: load_evaluator(game, settings.inference, info, onnx),
+    )
+    watcher.check_now()  # a restarted actor plays the current model from its first move
+    evaluator: Evaluator = watcher.poll() or UniformEvaluator()
+    watcher.start()
+    concurrent = cfg.concurrent_games
+    if cfg.max_episodes >= 0:
+        concurrent = max(1, min(concurrent, cfg.max_episodes))
+    selfplay = SelfPlay(game, evaluator, SearchConfig.from_settings(settings.mcts),
+                        concurrent_games=concurrent, actor_id=actor_id,
+                        rng=_rng(cfg.seed, actor_id))
+    log.info("actor %s: %s, %d concurrent games, %d simulations, model %s (follows %s in %r)",
+             actor_id, game.id, concurrent, settings.mcts.num_simulations,
+             _describe(evaluator.model_version), cfg.model_follow, models)
+    stats.state = "playing"
+    _model_changed(stats, evaluator.model_version, status)
+    report = _Report(stats, status, writer, watcher)
+
+    # ---- 2. play -----------------------------------------------------------------
+    started_games = concurrent
+    try:
+        while not stop.is_set():
+            fresh = watcher.poll()
+            if fresh is not None:
+                selfplay.set_evaluator(fresh)
+                _model_changed(stats, fresh.model_version, status)
+            restart = cfg.max_episodes < 0 or started_games < cfg.max_episodes
+            finished = selfplay.step(restart_finished=restart)
+            if restart:
+                started_games += len(finished)
+            for record in finished:
+                if not _put(writer, record, stop):
+                    log.error("stopping with the replay store unreachable: finished game %s "
+                              "not stored", record.game_id)
+                    break
+                stats.games += 1
+                stats.positions += record.num_positions
+            stats.games_in_flight = selfplay.games_in_flight
+            # ---- 3. report -----------------------------------------------------------
+            report.maybe(selfplay.positions_played)
+            if cfg.max_episodes >= 0 and (
+                stats.games >= cfg.max_episodes or selfplay.games_in_flight == 0
+            ):
+                log.info("played max_episodes = %d games", cfg.max_episodes)
+                break
+    finally:
+        # ---- 4. stop -----------------------------------------------------------------
+        stats.state = "stopping"
+        if selfplay.games_in_flight:
+            log.info("dropping %d unfinished games (partial games are never written)",
+                     selfplay.games_in_flight)
+        watcher.close(timeout=2.0)
+        stored = writer.close()
+        replay.close()
+        stats.games_stored = writer.acknowledged_games
+        stats.games_in_flight = 0
+        stats.state = "stopped"
+        status.write(stats)
+        log.info("actor %s stopped: %d games (%d positions) written%s", actor_id, stats.games,
+                 stats.positions, "" if stored else "; some games could not be stored")
+    return stats
+
+
+def load_evaluator(game: Game, inference: InferenceSettings, info: ModelInfo,
+                   onnx: bytes) -> Evaluator:
+    """The watcher's loader: verified ONNX bytes -> an evaluator tagged with its version."""
+    from cartridge.inference.onnx import OnnxEvaluator
+
+    return OnnxEvaluator(onnx, game=game, model_version=info.version,
+                         provider=inference.provider,
+                         intra_op_threads=inference.intra_op_threads)
+
+
+def _rng(seed: int, actor_id: str) -> np.random.Generator:
+    """Seed 0: fresh entropy. A fixed seed is mixed with the actor id, so replicas
+    sharing one config still play different games."""
+    if seed == 0:
+        return np.random.default_rng()
+    return np.random.default_rng([seed, zlib.crc32(actor_id.encode())])
+
+
+def _put(writer: ReplayWriter, record: GameRecord, stop: threading.Event) -> bool:
+    """Queue a finished game, blocking while the queue is full (backpressure);
+    False only if a stop request arrives while the store cannot take it."""
+    while True:
+        try:
+            writer.put(record, timeout=_PUT_POLL)
+            return True
+        except queue.Full:
+            if stop.is_set():
+                return False
+
+
+def _describe(version: int) -> str:
+    return f"version {version}" if version else "uniform (no model yet)"
+
+
+def _model_changed(stats: ActorStats, version: int, status: StatusFile) -> None:
+    """Record the swap at once: the status file is how others see what is played."""
+    stats.model_version = version
+    stats.model_loaded_at = time.time()
+    status.write(stats)
+    log.info("playing with model %s", _describe(version))
+
+
+@dataclass
+class _Report:
+    stats: ActorStats
+    status: StatusFile
+    writer: ReplayWriter
+    watcher: ModelWatcher
+    _since: float = field(default_factory=time.monotonic)
+    _positions_then: int = 0
+
+    def maybe(self, positions_played: int) -> None:
+        now = time.monotonic()
+        if now - self._since < REPORT_INTERVAL:
+            return
+        stats = self.stats
+        stats.positions_per_s = (positions_played - self._positions_then) / (now - self._since)
+        stats.games_stored = self.writer.acknowledged_games
+        stats.refused_versions = sorted(self.watcher.refused_versions)
+        self._since, self._positions_then = now, positions_played
+        self.status.write(stats)
+        log.info("%.0f positions/s, %d games (%d positions) written, %d stored, %d pending, "
+                 "model %s", stats.positions_per_s, stats.games, stats.positions,
+                 stats.games_stored, self.writer.pending_games, _describe(stats.model_version))

@@ -1,0 +1,183 @@
+"""The actor with real stores (SQLite replay, filesystem models), in-process and as a process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from actor.identity import actor_id
+from actor.loop import run_actor
+from cartridge.modelstore.filesystem import FilesystemModelStore
+from tests.actor.helpers import (
+    REPO,
+    publish,
+    publish_corrupt_fs,
+    read_games,
+    read_status,
+    tiny_onnx,
+    wait_for,
+    whole_game_problem,
+)
+
+
+def in_background(settings, name: str = "actor-test"):
+    """run_actor in a thread; returns (stop event, thread, result holder)."""
+    stop = threading.Event()
+    result: dict = {}
+
+    def target() -> None:
+        result["stats"] = run_actor(settings, name, stop)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return stop, thread, result
+
+
+def status(settings, name: str = "actor-test") -> dict:
+    return read_status(settings.common.data_dir).get(name, {})
+
+
+def test_plays_with_the_uniform_evaluator_before_any_model(settings_for) -> None:
+    settings = settings_for(max_episodes=12)
+    stats = run_actor(settings, "a1", threading.Event())
+    games = read_games(settings.common.data_dir / "replay.db")
+    assert stats.games == len(games) == 12
+    assert all(set(g.model_versions) == {0} for g in games)
+    assert all(whole_game_problem(g) is None for g in games)
+    assert {g.actor_id for g in games} == {"a1"}
+
+
+def test_hot_reloads_a_published_model_without_dropping_games(settings_for) -> None:
+    settings = settings_for()
+    store = FilesystemModelStore(settings.common.data_dir / "models", "tictactoe")
+    stop, thread, _ = in_background(settings)
+    db = settings.common.data_dir / "replay.db"
+    wait_for(lambda: status(settings).get("games", 0) >= 10, 60, "games with no model")
+    version = publish(store, tiny_onnx()).version
+    wait_for(lambda: status(settings).get("model_version") == version, 60, "the reload")
+    played = status(settings)["games"]
+    wait_for(lambda: status(settings).get("games", 0) >= played + 16, 60, "games with v1")
+    stop.set()
+    thread.join(60)
+    assert not thread.is_alive()
+
+    games = read_games(db)
+    versions = [set(g.model_versions) for g in games]
+    assert {0} in versions and {version} in versions
+    # Games in flight at the swap went on with the new model: both versions in one game,
+    # the old one first.
+    mixed = [g for g in games if set(g.model_versions) == {0, version}]
+    assert mixed, "no game spans the reload: games in flight were dropped"
+    assert all(g.model_versions == sorted(g.model_versions) for g in mixed)
+    assert all(whole_game_problem(g) is None for g in games)
+
+
+def test_a_restarted_actor_plays_the_existing_model_from_its_first_move(settings_for) -> None:
+    settings = settings_for(max_episodes=8)
+    store = FilesystemModelStore(settings.common.data_dir / "models", "tictactoe")
+    version = publish(store, tiny_onnx()).version
+    run_actor(settings, "a1", threading.Event())
+    games = read_games(settings.common.data_dir / "replay.db")
+    assert games and all(set(g.model_versions) == {version} for g in games)
+
+
+def test_a_corrupt_model_under_a_valid_pointer_is_refused(settings_for, caplog) -> None:
+    settings = settings_for()
+    store = FilesystemModelStore(settings.common.data_dir / "models", "tictactoe")
+    good = publish(store, tiny_onnx(seed=1)).version
+    stop, thread, result = in_background(settings)
+    wait_for(lambda: status(settings).get("model_version") == good, 60, "the good model")
+    bad = publish_corrupt_fs(store, tiny_onnx(seed=2))
+    assert store.pointer("latest") == bad
+    wait_for(lambda: bad in status(settings).get("refused_versions", []), 60,
+             "the corrupt version to be refused")
+    played = status(settings)["games"]
+    wait_for(lambda: status(settings).get("games", 0) > played, 60, "self-play to go on")
+    stop.set()
+    thread.join(60)
+    assert result["stats"].model_version == good
+    assert any(f"refusing model version {bad}" in r.getMessage() for r in caplog.records)
+    versions = {v for g in read_games(settings.common.data_dir / "replay.db")
+                for v in g.model_versions}
+    assert bad not in versions
+
+
+def start_actor(data_dir: Path, *flags: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "actor", "--config", str(REPO / "config.toml"),
+         "--data-dir", str(data_dir), "--concurrent-games", "16", "--sims", "8", *flags],
+        env={**os.environ, "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+
+
+@pytest.mark.slow
+def test_sigterm_stops_cleanly_and_writes_no_partial_game(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    process = start_actor(data, "--actor-id", "term")
+
+    def dead() -> str | None:
+        return None if process.poll() is None else f"actor exited {process.returncode}"
+
+    wait_for(lambda: read_status(data).get("term", {}).get("games", 0) >= 20, 120,
+             "games", dead)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "dropping" in output  # games were in flight and were not written
+    final = read_status(data)["term"]
+    games = read_games(data / "replay.db")
+    assert final["state"] == "stopped"
+    assert len(games) == final["games"] == final["games_stored"]
+    problems = [p for g in games if (p := whole_game_problem(g))]
+    assert not problems, problems[:3]
+
+
+@pytest.mark.slow
+def test_actor_processes_get_unique_ids_and_never_import_torch(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    check = ("import runpy, sys; sys.argv = ['actor'] + sys.argv[1:]\n"
+             "try:\n    runpy.run_module('actor', run_name='__main__')\n"
+             "except SystemExit as e:\n    code = e.code\n"
+             "leaked = [m for m in sys.modules if m == 'torch' or m.startswith('torch.')]\n"
+             "print('TORCH', leaked)\nsys.exit(code)\n")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", check, "--config", str(REPO / "config.toml"),
+             "--data-dir", str(data), "--max-episodes", "4", "--sims", "4"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], outputs
+    assert all("TORCH []" in out for out in outputs), outputs
+    ids = {g.actor_id for g in read_games(data / "replay.db")}
+    assert len(ids) == 2
+    assert set(read_status(data)) == ids
+
+
+def test_default_ids_are_unique_and_file_safe() -> None:
+    ids = {actor_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert actor_id("pod/7 x") == "pod-7-x"
+
+
+def test_bad_config_is_one_line_naming_the_key_and_exit_2(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "actor", "--config", str(REPO / "config.toml"),
+         "--data-dir", str(tmp_path), "--concurrent-games", "0"],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "actor.concurrent_games" in lines[0], result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "actor", "--config", str(REPO / "config.toml")],
+        env={**os.environ, "CARTRIDGE_ACTOR_MODEL_FOLLOW": "newest"},
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2 and "actor.model_follow" in result.stderr
