@@ -14,6 +14,9 @@ from pathlib import Path
 # section -> module with run() -> dict
 SECTIONS = {
     "selfplay": "bench.selfplay",
+    "replay_postgres": "bench.replay",
+    "replay_sqlite": "bench.replay_sqlite",
+    "trainer": "bench.trainer",
 }
 RESULTS = Path(__file__).parent / "results.json"
 
