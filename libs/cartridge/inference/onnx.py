@@ -21,13 +21,15 @@ from cartridge.inference.base import masked_softmax
 
 log = logging.getLogger(__name__)
 
-# Names and metadata keys shared with cartridge.network.export (which imports torch,
-# so the constants are repeated here rather than imported).
+# The model format: graph names and metadata keys. Defined here, on the torch-free
+# side, and imported by cartridge.network.export, which writes them.
 INPUT_NAME = "observations"
-OUTPUT_NAMES = ["policy_logits", "value"]
+OUTPUT_NAMES = ("policy_logits", "value")
 METADATA_ENV_ID = "cartridge.env_id"
-METADATA_INPUT_SHAPE = "cartridge.input_shape"
+METADATA_NETWORK = "cartridge.network"  # JSON of the NetworkConfig
+METADATA_INPUT_SHAPE = "cartridge.input_shape"  # JSON [C, H, W]
 METADATA_NUM_ACTIONS = "cartridge.num_actions"
+METADATA_STEP = "cartridge.step"  # training step the weights come from
 
 _CPU = "CPUExecutionProvider"
 _ACCELERATORS = {"cuda": "CUDAExecutionProvider", "rocm": "ROCMExecutionProvider"}
@@ -133,7 +135,7 @@ class OnnxEvaluator:
         if inputs != [INPUT_NAME]:
             problems.append(f"inputs are {inputs}, expected [{INPUT_NAME!r}]")
         if sorted(outputs) != sorted(OUTPUT_NAMES):
-            problems.append(f"outputs are {outputs}, expected {OUTPUT_NAMES}")
+            problems.append(f"outputs are {outputs}, expected {list(OUTPUT_NAMES)}")
         if problems:
             raise ModelMismatchError(
                 f"model version {self.model_version} does not fit {self.game.id}: "
@@ -159,7 +161,7 @@ class OnnxEvaluator:
         if batch == 0:
             return (np.zeros((0, self.game.num_actions), np.float32), np.zeros(0, np.float32))
         feed = {INPUT_NAME: np.ascontiguousarray(observations, dtype=np.float32)}
-        logits, values = self._session.run(OUTPUT_NAMES, feed)
+        logits, values = self._session.run(list(OUTPUT_NAMES), feed)
         return masked_softmax(logits, legal_masks), values.astype(np.float32, copy=False)
 
 

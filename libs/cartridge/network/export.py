@@ -3,7 +3,7 @@
 The graph has one input `observations` [batch, C, H, W] float32 with a dynamic
 batch axis and two outputs, `policy_logits` [batch, A] and `value` [batch].
 `metadata_props` carry what a loader needs to refuse a model built for another
-game or shape (see METADATA_* below).
+game or shape (the format's names live in cartridge.inference.onnx).
 
 Exporter: the TorchScript-based one (`dynamo=False`). It exports the default
 networks in ~0.05 s against ~1.5 s for the torch.export-based one (measured on
@@ -25,17 +25,18 @@ from torch import nn
 
 from cartridge.config.settings import NetworkConfig
 from cartridge.games.base import Game
+from cartridge.inference.onnx import (
+    INPUT_NAME,
+    METADATA_ENV_ID,
+    METADATA_INPUT_SHAPE,
+    METADATA_NETWORK,
+    METADATA_NUM_ACTIONS,
+    METADATA_STEP,
+    OUTPUT_NAMES,
+)
 from cartridge.network.model import build_network
 
 log = logging.getLogger(__name__)
-
-INPUT_NAME = "observations"
-OUTPUT_NAMES = ("policy_logits", "value")
-METADATA_ENV_ID = "cartridge.env_id"
-METADATA_NETWORK = "cartridge.network"
-METADATA_INPUT_SHAPE = "cartridge.input_shape"
-METADATA_NUM_ACTIONS = "cartridge.num_actions"
-METADATA_STEP = "cartridge.step"
 
 # Opset 17 is read by every onnxruntime >= 1.14, so actors may lag the trainer.
 _OPSET = 17
