@@ -19,6 +19,7 @@ COMMANDS = {
     "check": ("cartridge.cli.check", "integrity checks: perft, game counts, encoders, symmetries"),
     "move": ("cartridge.cli.move", "the agent's move (and value, visits) for positions"),
     "models": ("cartridge.cli.models", "model store: list versions, pointers, download, promote"),
+    "run": ("cartridge.cli.run", "train locally: a trainer and actors on ./data, live progress"),
 }
 
 

@@ -1,0 +1,341 @@
+"""`cartridge run`: the whole training loop on this machine.
+
+Starts one trainer (`python -m trainer`) and [run] actors actor processes
+(`python -m actor`) sharing [common] data_dir: the SQLite replay buffer, the
+models folder, the trainer's stats.json and the actors' status files. Each
+child logs to `<data_dir>/logs/<name>.log`; the terminal gets a compact
+progress line every few seconds (training step, losses, lr, samples/s,
+self-play positions/s and games, the model version each actor plays) and,
+every [run] strength_interval seconds, a strength check of the latest model
+(evaluation-mode MCTS) against a uniformly random player from both seats.
+
+Stopping: Ctrl-C (SIGINT) or SIGTERM sends SIGTERM to every child (the trainer
+checkpoints, actors drop unfinished games and flush finished ones), waits, kills
+stragglers after STOP_TIMEOUT seconds, and exits 0. Running again resumes: the
+trainer from its last checkpoint, on the replay buffer that persists.
+
+A child that dies on its own is named with its exit code and the end of its log,
+the others are stopped, and `cartridge run` exits 1. It does not restart it: a
+crash loop would hide the error, and running again resumes where it stopped.
+A trainer that reaches [training] steps exits 0; then everything stops, exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from cartridge.config.settings import Settings, SettingsError, default_config_path, load_settings
+
+log = logging.getLogger("cartridge.run")
+
+PROGRESS_INTERVAL = 5.0  # seconds between progress lines
+STOP_TIMEOUT = 60.0  # seconds children get to stop after SIGTERM before SIGKILL
+_TICK = 0.2
+_LOG_TAIL = 15  # lines of a dead child's log shown
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", help="[common] env_id: tictactoe | connect4 | othello")
+    parser.add_argument("--config", type=Path,
+                        help="config file (default: $CARTRIDGE_CONFIG or ./config.toml)")
+    parser.add_argument("--data-dir", type=Path, help="[common] data_dir")
+    parser.add_argument("--actors", type=int, help="[run] actors: actor processes, 0 = auto")
+    parser.add_argument("--strength-interval", type=float,
+                        help="[run] strength_interval: seconds between checks, 0 = off")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = args.config or default_config_path()
+    try:
+        settings = load_settings(config, {
+            "common": {"env_id": args.env, "data_dir": args.data_dir},
+            "run": {"actors": args.actors, "strength_interval": args.strength_interval},
+        })
+    except SettingsError as err:
+        log.error("%s", err)
+        return 2
+    stop = threading.Event()
+    _install_stop_handlers(stop)
+    return Supervisor(settings, Path(config).resolve(), stop).run()
+
+
+def actor_count(configured: int, cores: int | None = None) -> int:
+    """[run] actors, or (0) one actor per core beyond the trainer's, at least one."""
+    if configured > 0:
+        return configured
+    cores = cores or len(os.sched_getaffinity(0))
+    return max(1, cores - 1)
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log_file = open(self.log_path, "ab")  # noqa: SIM115 - closed in close()
+        self.log_file.write(f"\n---- {time.strftime('%Y-%m-%d %H:%M:%S')} "
+                            f"{' '.join(self.argv)}\n".encode())
+        self.log_file.flush()
+        self.process = subprocess.Popen(
+            self.argv, stdout=self.log_file, stderr=subprocess.STDOUT, env=self.env,
+            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+        )
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def terminate(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+
+    def close(self) -> None:
+        if self.log_file is not None:
+            self.log_file.close()
+
+    def log_tail(self, lines: int = _LOG_TAIL) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when `cartridge run` dies, even by SIGKILL,
+    so no orphaned trainer or actor keeps writing to ./data (Linux only)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, config: Path, stop: threading.Event) -> None:
+        self.settings = settings
+        self.stop = stop
+        self.data_dir = settings.common.data_dir.resolve()
+        self.env_id = settings.common.env_id
+        cores = len(os.sched_getaffinity(0))
+        count = actor_count(settings.run.actors, cores)
+        env = {**os.environ, "CARTRIDGE_COMMON_DATA_DIR": str(self.data_dir),
+               "CARTRIDGE_COMMON_ENV_ID": self.env_id, "PYTHONUNBUFFERED": "1"}
+        actor_env = dict(env)
+        if settings.inference.intra_op_threads == 0:
+            # ONNX Runtime's default (every core per process) oversubscribes the machine.
+            actor_env["CARTRIDGE_INFERENCE_INTRA_OP_THREADS"] = str(max(1, cores // (count + 1)))
+        logs = self.data_dir / "logs"
+        python = sys.executable
+        self.trainer = Child("trainer", [python, "-m", "trainer", "--config", str(config)],
+                             logs / "trainer.log", env)
+        prefix = f"{socket.gethostname()}-{secrets.token_hex(3)}"
+        self.actor_ids = [f"{prefix}-{i}" for i in range(count)]
+        self.actors = [
+            Child(f"actor {i}", [python, "-m", "actor", "--config", str(config),
+                                 "--actor-id", actor_id],
+                  logs / f"actor-{i}.log", actor_env)
+            for i, actor_id in enumerate(self.actor_ids)
+        ]
+        self.strength = StrengthCheck(settings, self.data_dir) \
+            if settings.run.strength_interval > 0 else None
+
+    @property
+    def children(self) -> list[Child]:
+        return [self.trainer, *self.actors]
+
+    def run(self) -> int:
+        log.info("cartridge run: %s, 1 trainer + %d actors, data in %s (logs in %s); "
+                 "Ctrl-C stops", self.env_id, len(self.actors), self.data_dir,
+                 self.data_dir / "logs")
+        try:
+            for child in self.children:
+                child.start()
+            self._write_run_file()
+            return self._watch()
+        finally:
+            self._stop_children()
+            for child in self.children:
+                child.close()
+            (self.data_dir / "run.json").unlink(missing_ok=True)
+
+    def _watch(self) -> int:
+        next_progress = time.monotonic() + PROGRESS_INTERVAL
+        started = time.monotonic()
+        while not self.stop.wait(_TICK):
+            for child in self.children:
+                code = child.exit_code()
+                if code is None:
+                    continue
+                if child is self.trainer and code == 0:
+                    log.info("the trainer finished [training] steps; stopping the actors")
+                    return 0
+                log.error("%s (pid %s) exited unexpectedly with code %s; stopping the rest. "
+                          "Last lines of %s:\n%s", child.name, child.pid, code,
+                          child.log_path, child.log_tail())
+                return 1
+            now = time.monotonic()
+            if now >= next_progress:
+                log.info("%s", self.progress_line(now - started))
+                next_progress = now + PROGRESS_INTERVAL
+            if self.strength is not None:
+                self.strength.maybe_start()
+        log.info("stopping: SIGTERM to the trainer and %d actors", len(self.actors))
+        return 0
+
+    def progress_line(self, elapsed: float) -> str:
+        parts = [f"{elapsed / 60:4.1f} min"]
+        stats = _read_json(self.settings.data_path(self.settings.training.stats))
+        if stats and stats.get("env_id") == self.env_id:
+            parts.append(
+                f"step {stats['step']} loss {stats['total_loss']:.3f} "
+                f"(policy {stats['policy_loss']:.3f} value {stats['value_loss']:.3f}) "
+                f"lr {stats['learning_rate']:.1e} {stats['samples_per_s']:.0f} samples/s "
+                f"published v{stats['model_version'] or 0}")
+        else:
+            parts.append("trainer waiting for data")
+        statuses = [_read_json(self.data_dir / "actors" / f"{a}.json") for a in self.actor_ids]
+        live = [s for s in statuses if s]
+        rate = sum(s.get("positions_per_s", 0.0) for s in live)
+        games = sum(s.get("games", 0) for s in live)
+        versions = " ".join(f"v{s.get('model_version', 0)}" if s else "-" for s in statuses)
+        parts.append(f"self-play {rate:.0f} positions/s, {games} games, actors play {versions}")
+        if self.strength is not None and self.strength.last:
+            parts.append(self.strength.last)
+        return " | ".join(parts)
+
+    def _write_run_file(self) -> None:
+        """Who is running (for tests and tools): pids and actor ids."""
+        data = {"pid": os.getpid(), "trainer_pid": self.trainer.pid,
+                "actors": [{"actor_id": a, "pid": c.pid}
+                           for a, c in zip(self.actor_ids, self.actors, strict=True)]}
+        _write_json(self.data_dir / "run.json", data)
+
+    def _stop_children(self) -> None:
+        for child in self.children:
+            child.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT
+        for child in self.children:
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop within %.0f s: killing it", child.name, STOP_TIMEOUT)
+                child.kill()
+                child.process.wait()
+        codes = ", ".join(f"{c.name} {c.exit_code()}" for c in self.children if c.process)
+        log.info("stopped (exit codes: %s)", codes)
+
+
+class StrengthCheck:
+    """Every [run] strength_interval seconds, in a background thread: the latest model
+    with evaluation-mode MCTS against a random player, [run] strength_games games."""
+
+    def __init__(self, settings: Settings, data_dir: Path) -> None:
+        self.settings = settings
+        self.data_dir = data_dir
+        self.interval = settings.run.strength_interval
+        self.last: str | None = None
+        self._due = time.monotonic() + self.interval
+        self._thread: threading.Thread | None = None
+        self._checked_version = 0
+
+    def maybe_start(self) -> None:
+        busy = self._thread is not None and self._thread.is_alive()
+        if busy or time.monotonic() < self._due:
+            return
+        self._due = time.monotonic() + self.interval
+        self._thread = threading.Thread(target=self._check, name="strength", daemon=True)
+        self._thread.start()
+
+    def _check(self) -> None:
+        try:
+            line = check_strength(self.settings, self._checked_version)
+        except Exception as err:  # a check must never take the run down
+            log.warning("strength check failed: %s", err)
+            return
+        if line is not None:
+            self._checked_version, self.last = line
+            log.info("%s", self.last)
+
+
+def check_strength(settings: Settings, skip_version: int = 0) -> tuple[int, str] | None:
+    """(version, summary) of the latest model against a random player; None if there
+    is no model yet or it is `skip_version` (already checked)."""
+    import numpy as np
+
+    from cartridge.games import get_game
+    from cartridge.inference.onnx import OnnxEvaluator
+    from cartridge.mcts import SearchConfig
+    from cartridge.modelstore.factory import open_model_store
+    from cartridge.players import MctsPlayer, RandomPlayer, exhaustive_losses, play_match
+
+    logging.getLogger("cartridge.inference.onnx").setLevel(logging.WARNING)  # no load chatter
+    store = open_model_store(settings)
+    info = store.latest()
+    if info is None or info.version == skip_version:
+        return None
+    game = get_game(settings.common.env_id)
+    evaluator = OnnxEvaluator(store.load_onnx(info.version), game=game,
+                              model_version=info.version, provider="cpu", intra_op_threads=1)
+    rng = np.random.default_rng(0)
+    agent = MctsPlayer(game, evaluator, SearchConfig.from_settings(settings.mcts), rng)
+    result = play_match(game, agent, RandomPlayer(game, rng), settings.run.strength_games)
+    summary = f"strength v{info.version} (step {info.step}) vs random: {result}"
+    if game.id == "tictactoe":  # small enough to try every reply of every opponent
+        lost = exhaustive_losses(game, MctsPlayer(game, evaluator, agent.config,
+                                                  np.random.default_rng(0)))
+        summary += f"; vs every reply: {lost} lost lines" + (" (perfect)" if not lost else "")
+    return info.version, summary
+
+
+def _install_stop_handlers(stop: threading.Event) -> None:
+    def handle(signum: int, _frame: object) -> None:
+        if not stop.is_set():
+            log.info("%s received", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(data))
+    os.replace(temporary, path)
+
