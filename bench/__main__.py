@@ -11,34 +11,43 @@ import sys
 import time
 from pathlib import Path
 
-# section -> module with run() -> dict
+# section -> module with run() -> dict ("module:function" names another function)
 SECTIONS = {
     "selfplay": "bench.selfplay",
     "replay_postgres": "bench.replay",
     "replay_sqlite": "bench.replay_sqlite",
     "trainer": "bench.trainer",
+    "learning": "bench.learning",
+    "learning_connect4": "bench.learning:run_connect4",
 }
+# Too long for a routine `make bench`: run only when named.
+OPT_IN = {"learning_connect4"}
 RESULTS = Path(__file__).parent / "results.json"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("sections", nargs="*", metavar="SECTION",
-                        help=f"sections to run (default: all): {', '.join(SECTIONS)}")
+                        help=f"sections to run (default: all but {', '.join(sorted(OPT_IN))}): "
+                        f"{', '.join(SECTIONS)}")
     args = parser.parse_args()
     unknown = [name for name in args.sections if name not in SECTIONS]
     if unknown:
         parser.error(f"unknown section {unknown[0]!r}; known: {', '.join(SECTIONS)}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
                         stream=sys.stderr)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    for name in args.sections or list(SECTIONS):
+    measured: dict[str, dict] = {}
+    for name in args.sections or [name for name in SECTIONS if name not in OPT_IN]:
         started = time.time()
-        section = importlib.import_module(SECTIONS[name]).run()
+        module, _, function = SECTIONS[name].partition(":")
+        section = getattr(importlib.import_module(module), function or "run")()
         section["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
         section["wall_s"] = round(time.time() - started, 1)
-        results[name] = section
+        measured[name] = section
         print(json.dumps({name: section}, indent=2), flush=True)
+    # Read just before writing: another bench run may have written sections meanwhile.
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results.update(measured)
     results["machine"] = {"cpus": _cpus(), "python": platform.python_version(),
                           "processor": platform.processor() or platform.machine()}
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

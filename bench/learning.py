@@ -1,0 +1,167 @@
+"""Sections `learning` (tic-tac-toe, routine) and `learning_connect4` (opt-in, 30 minutes).
+
+Both run `cartridge run` with the config.toml defaults in a temporary data folder,
+exactly as `make run` would, and judge the models it publishes:
+
+- tictactoe: every CHECK_INTERVAL seconds the latest model with evaluation-mode
+  MCTS ([mcts] settings, no noise, most visited move, fixed tie-break seed) plays
+  against every reply of the opponent from both seats (`exhaustive_losses`);
+  stops at the first model with 0 lost lines, or after TICTACTOE_LIMIT_S.
+  `seconds_to_perfect_play` counts from the start of `cartridge run` to the
+  publication of that model.
+- connect4: after CONNECT4_S (BENCH_CONNECT4_SECONDS overrides) the latest model,
+  the same way, plays MATCH_GAMES games against a random player and against a
+  one-ply lookahead player, half from each seat.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cartridge.config import load_settings
+from cartridge.games import get_game
+from cartridge.inference.onnx import OnnxEvaluator
+from cartridge.mcts import SearchConfig
+from cartridge.modelstore.filesystem import FilesystemModelStore
+from cartridge.players import (
+    MctsPlayer,
+    OnePlyPlayer,
+    RandomPlayer,
+    exhaustive_losses,
+    play_match,
+)
+
+log = logging.getLogger("bench.learning")
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = REPO / "config.toml"
+CHECK_INTERVAL = 10.0
+TICTACTOE_LIMIT_S = 600.0
+CONNECT4_S = 1800.0
+MATCH_GAMES = 100
+
+
+def run() -> dict[str, Any]:
+    return {"tictactoe": tictactoe()}
+
+
+def run_connect4() -> dict[str, Any]:
+    seconds = float(os.environ.get("BENCH_CONNECT4_SECONDS", CONNECT4_S))
+    return {"connect4": connect4(seconds)}
+
+
+def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
+    game = get_game("tictactoe")
+    config = SearchConfig.from_settings(load_settings(CONFIG).mcts)
+    with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
+        data = Path(tmp) / "data"
+        store = FilesystemModelStore(data / "models", game.id)
+        started = time.time()
+        process = _start_run(game.id, data)
+        checks: list[dict[str, Any]] = []
+        result: dict[str, Any] = {"seconds_to_perfect_play": None}
+        try:
+            while time.time() - started < limit_s:
+                time.sleep(CHECK_INTERVAL)
+                _alive(process)
+                info = store.latest()
+                if info is None or (checks and checks[-1]["version"] == info.version):
+                    continue
+                player = MctsPlayer(game, _evaluator(store, info.version, game), config,
+                                    np.random.default_rng(0))
+                as_x = exhaustive_losses(game, player, seats=(0,))
+                as_o = exhaustive_losses(game, player, seats=(1,))
+                checks.append({"version": info.version, "step": info.step,
+                               "published_s": round(info.created_at - started, 1),
+                               "losses_as_x": as_x, "losses_as_o": as_o})
+                log.info("v%d (step %d): %d lost lines as X, %d as O", info.version, info.step,
+                         as_x, as_o)
+                if as_x + as_o == 0:
+                    result["seconds_to_perfect_play"] = checks[-1]["published_s"]
+                    break
+        finally:
+            _stop(process)
+    last = checks[-1] if checks else None
+    result.update({
+        "losses_at_end": None if last is None else last["losses_as_x"] + last["losses_as_o"],
+        "version_at_end": None if last is None else last["version"],
+        "step_at_end": None if last is None else last["step"],
+        "limit_s": limit_s,
+        "checks": checks,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+    })
+    return result
+
+
+def connect4(seconds: float) -> dict[str, Any]:
+    game = get_game("connect4")
+    config = SearchConfig.from_settings(load_settings(CONFIG).mcts)
+    with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
+        data = Path(tmp) / "data"
+        store = FilesystemModelStore(data / "models", game.id)
+        started = time.time()
+        process = _start_run(game.id, data)
+        try:
+            while time.time() - started < seconds:
+                time.sleep(5.0)
+                _alive(process)
+        finally:
+            _stop(process)
+        info = store.latest()
+        if info is None:
+            return {"error": f"no model published in {seconds:.0f} s", "seconds": seconds}
+        evaluator = _evaluator(store, info.version, game)
+        rng = np.random.default_rng(0)
+        agent = MctsPlayer(game, evaluator, config, rng)
+        vs_random = play_match(game, agent, RandomPlayer(game, rng), MATCH_GAMES)
+        vs_one_ply = play_match(game, agent, OnePlyPlayer(game, rng), MATCH_GAMES)
+    return {
+        "seconds": seconds,
+        "version": info.version,
+        "step": info.step,
+        "win_rate_vs_random": round(vs_random.wins / vs_random.games, 3),
+        "vs_random": str(vs_random),
+        "win_rate_vs_one_ply": round(vs_one_ply.wins / vs_one_ply.games, 3),
+        "vs_one_ply": str(vs_one_ply),
+        "games_per_match": MATCH_GAMES,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+
+
+def _start_run(env_id: str, data: Path) -> subprocess.Popen[bytes]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
+    log.info("cartridge run --env %s (config.toml defaults), data in %s", env_id, data)
+    return subprocess.Popen(
+        [sys.executable, "-m", "cartridge.cli.main", "run", "--config", str(CONFIG),
+         "--env", env_id, "--data-dir", str(data)],
+        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def _alive(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        raise RuntimeError(f"cartridge run exited early with code {process.returncode}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _evaluator(store: FilesystemModelStore, version: int, game) -> OnnxEvaluator:
+    return OnnxEvaluator(store.load_onnx(version), game=game, model_version=version,
+                         provider="cpu", intra_op_threads=1)
