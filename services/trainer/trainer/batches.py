@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,3 +48,30 @@ def fetch_batch(
     if pin_memory:
         tensors = [t.pin_memory() for t in tensors]
     return Batch(*tensors)
+
+
+class ReplaySampler:
+    """The prefetch thread's fetch function: opens its own replay connection in that
+    thread, so sampling never contends with the loop's stats() and trim() calls,
+    and closes it there."""
+
+    def __init__(self, open_replay: Callable[[], ReplayStore | None], env_id: str,
+                 batch_size: int, window: int, rng: np.random.Generator,
+                 pin_memory: bool) -> None:
+        self._open = open_replay
+        self._store: ReplayStore | None = None
+        self._env_id, self._batch_size, self._window = env_id, batch_size, window
+        self._rng, self._pin = rng, pin_memory
+
+    def fetch(self) -> Batch:
+        if self._store is None:
+            self._store = self._open()
+            if self._store is None:
+                raise RuntimeError("the replay buffer disappeared")
+        return fetch_batch(self._store, self._env_id, batch_size=self._batch_size,
+                           window=self._window, rng=self._rng, pin_memory=self._pin)
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None

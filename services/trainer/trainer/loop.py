@@ -33,7 +33,7 @@ from cartridge.modelstore.publisher import ModelPublisher
 from cartridge.network import build_network, export_onnx
 from cartridge.replay.base import ReplayStore
 from trainer import checkpoint
-from trainer.batches import Batch, fetch_batch
+from trainer.batches import ReplaySampler
 from trainer.device import amp_dtype, detect_device
 from trainer.optimise import make_optimizer, train_step
 from trainer.prefetch import Prefetcher
@@ -98,7 +98,7 @@ def train(inputs: TrainerInputs, stop: threading.Event) -> int:
         return step
 
     # ---- 4. prefetch ----------------------------------------------------------
-    sampler = _ThreadLocalSampler(inputs.open_replay, game.id, cfg.batch_size,
+    sampler = ReplaySampler(inputs.open_replay, game.id, cfg.batch_size,
                                   inputs.replay.window, sampler_rng, device.type == "cuda")
     prefetcher = Prefetcher(sampler.fetch, depth=cfg.prefetch_batches, on_exit=sampler.close,
                             name="trainer-prefetch")
@@ -184,32 +184,6 @@ def _resume(
         return step, version
     log.info("no checkpoint in the model store: starting from step 0")
     return 0, None
-
-
-class _ThreadLocalSampler:
-    """Opens its own replay connection inside the prefetch thread (SQLite
-    connections belong to the thread that made them) and closes it there."""
-
-    def __init__(self, open_replay: Callable[[], ReplayStore | None], env_id: str,
-                 batch_size: int, window: int, rng: np.random.Generator,
-                 pin_memory: bool) -> None:
-        self._open = open_replay
-        self._store: ReplayStore | None = None
-        self._env_id, self._batch_size, self._window = env_id, batch_size, window
-        self._rng, self._pin = rng, pin_memory
-
-    def fetch(self) -> Batch:
-        if self._store is None:
-            self._store = self._open()
-            if self._store is None:
-                raise RuntimeError("the replay buffer disappeared")
-        return fetch_batch(self._store, self._env_id, batch_size=self._batch_size,
-                           window=self._window, rng=self._rng, pin_memory=self._pin)
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
 
 
 class _Meter:

@@ -1,0 +1,111 @@
+"""Section `trainer`: training throughput fed from the SQLite replay store against
+training on one batch held in memory (the ceiling).
+
+Connect Four with the default network, batch size, window and prefetch depth
+from config.toml, on the CPU. The store is pre-filled with synthetic games
+(random legal moves, random policy targets: speed does not depend on them).
+"Fed" runs the trainer's own feeding path: a ReplaySampler on a Prefetcher
+thread, one optimiser step per batch taken from it. Ceiling and fed steps
+alternate one by one, so load from other processes hits both alike.
+ratio = samples_per_s / ceiling_samples_per_s (target >= 0.85).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cartridge.config import load_settings
+from cartridge.games import get_game
+from cartridge.network import build_network
+from cartridge.replay.sqlite import SqliteReplayStore
+from tests.trainer.helpers import fill_replay  # the synthetic games the trainer tests use
+from trainer.batches import ReplaySampler
+from trainer.optimise import make_optimizer, train_step
+from trainer.prefetch import Prefetcher
+
+log = logging.getLogger("bench.trainer")
+CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+ENV = "connect4"
+GAMES = 600  # ~13k positions
+STEPS = 30  # of each kind
+WARMUP_STEPS = 2
+FETCH_SAMPLES = 20
+
+
+def run() -> dict:
+    settings = load_settings(CONFIG, environ={})
+    cfg, network = settings.training, settings.network.for_game(ENV)
+    game = get_game(ENV)
+    device = torch.device("cpu")
+    torch.manual_seed(0)
+    model = build_network(game, network).to(device).train()
+    optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    def step(batch) -> None:
+        train_step(model, optimizer, batch, lr=cfg.lr, grad_clip=cfg.grad_clip,
+                   device=device, amp_dtype=None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "replay.db"
+        positions = fill_replay(path, ENV, GAMES)
+        log.info("replay: %d %s positions in %s", positions, ENV, path)
+
+        def sampler(seed: int) -> ReplaySampler:
+            return ReplaySampler(lambda: SqliteReplayStore(path), ENV, cfg.batch_size,
+                                 settings.replay.window, np.random.default_rng(seed),
+                                 pin_memory=False)
+
+        # The feeding cost alone, in this thread.
+        probe = sampler(1)
+        held = probe.fetch()
+        started = time.perf_counter()
+        for _ in range(FETCH_SAMPLES):
+            probe.fetch()
+        fetch_ms = (time.perf_counter() - started) / FETCH_SAMPLES * 1000
+        probe.close()
+
+        feeder = sampler(2)
+        ceiling_s = fed_s = waited_s = 0.0
+        with Prefetcher(feeder.fetch, depth=cfg.prefetch_batches, on_exit=feeder.close,
+                        name="bench-prefetch") as prefetcher:
+            for _ in range(WARMUP_STEPS):
+                step(held)
+                step(prefetcher.get())
+            for i in range(STEPS):
+                # Which goes first alternates too: no kind always follows the other.
+                for kind in ("ceiling", "fed") if i % 2 == 0 else ("fed", "ceiling"):
+                    started = time.perf_counter()
+                    if kind == "ceiling":
+                        step(held)
+                        ceiling_s += time.perf_counter() - started
+                    else:
+                        batch = prefetcher.get()
+                        waited_s += time.perf_counter() - started
+                        step(batch)
+                        fed_s += time.perf_counter() - started
+                if (i + 1) % 10 == 0:
+                    log.info("%d/%d step pairs: ceiling %.1f s, fed %.1f s", i + 1, STEPS,
+                             ceiling_s, fed_s)
+
+    samples = STEPS * cfg.batch_size
+    fed, ceiling = samples / fed_s, samples / ceiling_s
+    return {
+        "env_id": ENV,
+        "network": network.model_dump(),
+        "batch_size": cfg.batch_size,
+        "device": "cpu",
+        "torch_threads": torch.get_num_threads(),
+        "replay_positions": positions,
+        "steps_measured": STEPS,
+        "samples_per_s": round(fed, 1),
+        "ceiling_samples_per_s": round(ceiling, 1),
+        "ratio": round(fed / ceiling, 3),
+        "fetch_ms_per_batch": round(fetch_ms, 2),
+        "optimiser_wait_ms_per_step": round(waited_s / STEPS * 1000, 2),
+    }
