@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# `make e2e`: build the images on podman (through the Docker CLI and Compose v2), run
+# exactly `docker compose --profile k8s up --scale actor=3` from a fresh copy of this
+# working tree, check the running stack (tests/stack/e2e_checks.py), and tear it all
+# down, also when something fails. See ../shared/CONTAINERS.md for the machine facts.
+#
+# PostgreSQL, MinIO, Prometheus and Grafana are replaced by local STAND-IN images
+# (tests/stack/standins/README.md) through the compose files' image variables: no
+# registry can be reached here. The Cartridge images are the real ones, built from a
+# local Debian 12 base image (BASE_IMAGE) and a wheelhouse of the pinned requirements.
+#
+# Cached between runs: the base and stand-in images (podman's store) and the
+# wheelhouses. `E2E_COLD=1 make e2e` drops those caches first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+source scripts/lib/engine.sh
+
+PROJECT=cartridge-e2e
+E2E_DIR=$ROOT/build/e2e
+WORK=$E2E_DIR/$PROJECT            # the "fresh checkout" the stack runs from
+WHEELHOUSE=$ROOT/requirements/wheelhouse
+STANDIN_WHEELS=$STACK_DIR/standin-wheels
+ACTORS=3
+started_at=$(date +%s)
+pump_pid=""
+up_pid=""
+
+dump_logs() {
+    [[ -d $WORK ]] || return 0
+    mkdir -p "$E2E_DIR/logs"
+    (cd "$WORK" && docker compose --profile k8s logs --no-color --timestamps \
+        >"$E2E_DIR/logs/compose.log" 2>&1) || true
+    log "container logs: $E2E_DIR/logs/compose.log"
+}
+
+teardown() {
+    local status=$?
+    set +e
+    [[ $status -ne 0 ]] && dump_logs
+    if [[ -f $WORK/docker-compose.yml ]] && docker version >/dev/null 2>&1; then
+        (cd "$WORK" && docker compose --profile k8s --profile orchestrator down \
+            --volumes --remove-orphans --timeout 10 >/dev/null 2>&1)
+    fi
+    [[ -n $up_pid ]] && kill "$up_pid" 2>/dev/null && wait "$up_pid" 2>/dev/null
+    [[ -n $pump_pid ]] && kill "$pump_pid" 2>/dev/null && wait "$pump_pid" 2>/dev/null
+    engine_stop
+    log "finished in $(($(date +%s) - started_at))s: $([[ $status -eq 0 ]] && echo PASSED || echo "FAILED ($status)")"
+    exit "$status"
+}
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+# Podman has no systemd here, so it never runs healthchecks by itself and
+# `depends_on: condition: service_healthy` would wait forever: run them every second.
+pump_healthchecks() {
+    while true; do
+        for name in $(podman ps --filter health=starting --format '{{.Names}}' 2>/dev/null); do
+            podman healthcheck run "$name" >/dev/null 2>&1 || true
+        done
+        sleep 1
+    done
+}
+
+# ---- 1. engine --------------------------------------------------------------------------
+engine_install
+engine_start
+if [[ ${E2E_COLD:-0} == 1 ]]; then
+    log "cold run: dropping the cached base image, stand-ins and wheelhouses"
+    podman rmi -f "$BASE_IMAGE_LOCAL" localhost/cartridge-standin-{postgres,s3,prometheus,grafana} \
+        >/dev/null 2>&1 || true
+    podman image prune -f >/dev/null 2>&1 || true
+    find "$WHEELHOUSE" -name '*.whl' -delete
+    rm -rf "$STANDIN_WHEELS" "$WHEELHOUSE/.stamp"
+fi
+
+# ---- 2. base image, wheelhouses, stand-ins ----------------------------------------------
+build_base_image
+stamp=$(sha256sum requirements/trainer.txt | cut -c1-16)
+if [[ $(cat "$WHEELHOUSE/.stamp" 2>/dev/null) != "$stamp" ]]; then
+    log "downloading the pinned wheels into requirements/wheelhouse"
+    # --no-deps: the lock is complete, and pip must not swap the CPU torch for CUDA wheels.
+    "$VENV_PY" -m pip download -q --no-deps --only-binary=:all: \
+        -r requirements/trainer.txt -d "$WHEELHOUSE" 2>&1 | grep -v '^WARNING: Location' || true
+    echo "$stamp" >"$WHEELHOUSE/.stamp"
+fi
+if [[ ! -f $STANDIN_WHEELS/.done ]]; then
+    log "downloading moto[server] wheels for the S3 stand-in"
+    moto_version=$("$VENV_PY" -c 'import importlib.metadata as m; print(m.version("moto"))')
+    "$VENV_PY" -m pip download -q --only-binary=:all: "moto[server]==$moto_version" \
+        -d "$STANDIN_WHEELS" 2>&1 | grep -v '^WARNING: Location' || true
+    touch "$STANDIN_WHEELS/.done"
+fi
+log "building stand-in images (tests only)"
+for standin in postgres prometheus grafana; do
+    podman build -q --build-arg BASE_IMAGE="$BASE_IMAGE_LOCAL" \
+        -f "tests/stack/standins/$standin.Dockerfile" \
+        -t "localhost/cartridge-standin-$standin" tests/stack/standins >/dev/null
+done
+podman build -q --build-arg BASE_IMAGE="$BASE_IMAGE_LOCAL" -f tests/stack/standins/s3.Dockerfile \
+    -t localhost/cartridge-standin-s3 "$STANDIN_WHEELS" >/dev/null
+
+# ---- 3. a fresh checkout with a .env made the way `make up` makes it --------------------
+log "copying the working tree to $WORK"
+rm -rf "$WORK"
+mkdir -p "$WORK/requirements/wheelhouse"
+git ls-files -z --cached --others --exclude-standard | tar --null -T - -c | tar -x -C "$WORK"
+cp -al "$WHEELHOUSE"/*.whl "$WORK/requirements/wheelhouse/"
+(cd "$WORK" && scripts/make-env.sh .env 2>/dev/null)
+cat >>"$WORK/.env" <<ENV
+
+# ---- e2e overrides (scripts/e2e.sh) ----
+COMPOSE_PROJECT_NAME=$PROJECT
+BASE_IMAGE=$BASE_IMAGE_LOCAL
+PIP_OPTIONS=--no-index --find-links /requirements/wheelhouse
+ACTOR_IMAGE=localhost/$PROJECT-actor:latest
+TRAINER_IMAGE=localhost/$PROJECT-trainer:latest
+POSTGRES_IMAGE=localhost/cartridge-standin-postgres
+MINIO_IMAGE=localhost/cartridge-standin-s3
+PROMETHEUS_IMAGE=localhost/cartridge-standin-prometheus
+GRAFANA_IMAGE=localhost/cartridge-standin-grafana
+MINIO_PORT=${E2E_MINIO_PORT:-19000}
+MINIO_CONSOLE_PORT=${E2E_MINIO_CONSOLE_PORT:-19001}
+PROMETHEUS_PORT=${E2E_PROMETHEUS_PORT:-19090}
+GRAFANA_PORT=${E2E_GRAFANA_PORT:-13000}
+# Small and fast: tic-tac-toe, few simulations, frequent checkpoints.
+CARTRIDGE_COMMON_ENV_ID=tictactoe
+CARTRIDGE_MCTS_NUM_SIMULATIONS=16
+CARTRIDGE_ACTOR_CONCURRENT_GAMES=16
+CARTRIDGE_INFERENCE_INTRA_OP_THREADS=1
+CARTRIDGE_TRAINING_BATCH_SIZE=64
+CARTRIDGE_TRAINING_CHECKPOINT_INTERVAL=20
+CARTRIDGE_TRAINING_MIN_POSITIONS=200
+CARTRIDGE_TRAINING_WARMUP_STEPS=10
+CARTRIDGE_TRAINING_DEVICE=cpu
+ENV
+cd "$WORK"
+
+# ---- 4. images --------------------------------------------------------------------------
+log "building the Cartridge images"
+build_started=$(date +%s)
+docker compose --profile k8s build >"$E2E_DIR/build.log" 2>&1 ||
+    { tail -40 "$E2E_DIR/build.log"; exit 1; }
+log "images built in $(($(date +%s) - build_started))s"
+
+# ---- 5. the stack -----------------------------------------------------------------------
+pump_healthchecks &
+pump_pid=$!
+log "running: docker compose --profile k8s up --scale actor=$ACTORS"
+# Attached, as a user would run it, in the background; its output goes to up.log.
+docker compose --profile k8s up --scale actor=$ACTORS >"$E2E_DIR/up.log" 2>&1 &
+up_pid=$!
+
+# ---- 6. checks (they end with `docker compose down`) ------------------------------------
+E2E_PROJECT_DIR=$WORK E2E_PROJECT=$PROJECT E2E_ACTORS=$ACTORS E2E_UP_PID=$up_pid \
+    "$VENV_PY" "$ROOT/tests/stack/e2e_checks.py"
+log "images: $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep "$PROJECT" | tr '\n' ' ')"
