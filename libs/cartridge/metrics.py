@@ -135,13 +135,13 @@ class ActorMetrics:
 
         return loading
 
-    def model_in_use(self, version: int, published_at: float | None = None) -> None:
-        """Self-play now uses `version`; records the reload latency when the publish
-        time is known (given, or remembered by `track_loads`)."""
+    def model_in_use(self, version: int, *, reload: bool = True) -> None:
+        """Self-play now uses `version`. For a reload (not the model a starting actor
+        picks up) the latency since its publication, remembered by `track_loads`."""
         self.model_version.set(version)
         with self._lock:
-            created = self._published_at.pop(version, published_at)
-        if created:
+            created = self._published_at.pop(version, None)
+        if reload and created:
             self.reload_latency.observe(max(0.0, time.time() - created))
 
     def instrument(self, evaluator: Evaluator) -> Evaluator:

@@ -12,6 +12,8 @@ export CONTAINERS_CONF=$STACK_DIR/containers.conf
 export DOCKER_HOST=unix://$STACK_DIR/podman.sock
 export DOCKER_CONFIG=$STACK_DIR/docker-config
 export COMPOSE_MENU=0
+# Build through the engine API (podman runs the Containerfile with buildah), not BuildKit.
+export DOCKER_BUILDKIT=0 COMPOSE_BAKE=false
 
 log() { printf '%s e2e: %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 

@@ -61,6 +61,19 @@ def test_actor_records_games_reloads_and_inference() -> None:
     assert get("cartridge_actor_model_reload_latency_seconds_count", {"game": "tictactoe"}) == 1
     assert get("cartridge_actor_model_reload_latency_seconds_sum", {"game": "tictactoe"}) >= 2.0
     assert get("cartridge_actor_inference_batch_size_sum", {"game": "tictactoe"}) == 4
+    assert evaluator.model_version == 0
+
+
+def test_the_model_a_starting_actor_loads_is_no_reload() -> None:
+    metrics = ActorMetrics("tictactoe")
+    info = ModelInfo(env_id="tictactoe", version=9, step=900, network={}, sha256="x",
+                     checkpoint_sha256="y", onnx_bytes=1, checkpoint_bytes=1,
+                     created_at=time.time() - 3600.0)
+    metrics.track_loads(lambda info, onnx: UniformEvaluator())(info, b"")
+    metrics.model_in_use(9, reload=False)
+    get = metrics.registry.get_sample_value
+    assert get("cartridge_actor_model_version", {"game": "tictactoe"}) == 9
+    assert get("cartridge_actor_model_reload_latency_seconds_count", {"game": "tictactoe"}) == 0
 
 
 def test_trainer_records_steps_losses_and_replay() -> None:

@@ -33,6 +33,7 @@ from cartridge.config.settings import InferenceSettings, Settings
 from cartridge.games import Game, get_game
 from cartridge.inference import Evaluator, UniformEvaluator
 from cartridge.mcts import SearchConfig
+from cartridge.metrics import ActorMetrics, serve_metrics
 from cartridge.modelstore.base import ModelInfo
 from cartridge.modelstore.factory import open_model_store
 from cartridge.modelstore.watcher import ModelWatcher
@@ -58,15 +59,19 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     stats = ActorStats(actor_id=actor_id, env_id=game.id)
     status = StatusFile(status_path(settings.common.data_dir, actor_id))
     status.write(stats)
+    metrics = ActorMetrics(game.id)
+    metrics_server = serve_metrics(cfg.metrics_port, metrics.registry)
 
     # ---- 1. open -----------------------------------------------------------------
     replay = open_replay_store(settings.storage, settings.common.data_dir,
                                pool_size=_REPLAY_POOL)
     writer = open_replay_writer(replay, settings.replay)
+    metrics.observe_writer(writer)
     models = open_model_store(settings, game.id)
     watcher = ModelWatcher(
         models, follow=cfg.model_follow, reload_interval=cfg.reload_interval,
-        load=lambda info, onnx: load_evaluator(game, settings.inference, info, onnx),
+        load=metrics.track_loads(
+            lambda info, onnx: load_evaluator(game, settings.inference, info, onnx)),
     )
     watcher.check_now()  # a restarted actor plays the current model from its first move
     evaluator: Evaluator = watcher.poll() or UniformEvaluator()
@@ -74,7 +79,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     concurrent = cfg.concurrent_games
     if cfg.max_episodes >= 0:
         concurrent = max(1, min(concurrent, cfg.max_episodes))
-    selfplay = SelfPlay(game, evaluator, SearchConfig.from_settings(settings.mcts),
+    selfplay = SelfPlay(game, metrics.instrument(evaluator),
+                        SearchConfig.from_settings(settings.mcts),
                         concurrent_games=concurrent, actor_id=actor_id,
                         rng=_rng(cfg.seed, actor_id))
     log.info("actor %s: %s, %d concurrent games, %d simulations, model %s (follows %s in %r)",
@@ -82,6 +88,7 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
              _describe(evaluator.model_version), cfg.model_follow, models)
     stats.state = "playing"
     _model_changed(stats, evaluator.model_version, status)
+    metrics.model_in_use(evaluator.model_version, reload=False)
     report = _Report(stats, status, writer, watcher)
 
     # ---- 2. play -----------------------------------------------------------------
@@ -90,8 +97,9 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
         while not stop.is_set():
             fresh = watcher.poll()
             if fresh is not None:
-                selfplay.set_evaluator(fresh)
+                selfplay.set_evaluator(metrics.instrument(fresh))
                 _model_changed(stats, fresh.model_version, status)
+                metrics.model_in_use(fresh.model_version)
             restart = cfg.max_episodes < 0 or started_games < cfg.max_episodes
             finished = selfplay.step(restart_finished=restart)
             if restart:
@@ -103,6 +111,7 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
                     break
                 stats.games += 1
                 stats.positions += record.num_positions
+                metrics.game_finished(record.num_positions)
             stats.games_in_flight = selfplay.games_in_flight
             # ---- 3. report -----------------------------------------------------------
             report.maybe(selfplay.positions_played)
@@ -124,6 +133,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
         stats.games_in_flight = 0
         stats.state = "stopped"
         status.write(stats)
+        if metrics_server is not None:
+            metrics_server.shutdown()
         log.info("actor %s stopped: %d games (%d positions) written%s", actor_id, stats.games,
                  stats.positions, "" if stored else "; some games could not be stored")
     return stats

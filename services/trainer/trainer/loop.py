@@ -28,6 +28,7 @@ import torch
 
 from cartridge.config.settings import NetworkConfig, ReplaySettings, TrainingSettings
 from cartridge.games.base import Game
+from cartridge.metrics import TrainerMetrics, serve_metrics
 from cartridge.modelstore.base import CorruptModelError, ModelStore
 from cartridge.modelstore.publisher import ModelPublisher
 from cartridge.network import build_network, export_onnx
@@ -68,6 +69,8 @@ def train(inputs: TrainerInputs, stop: threading.Event) -> int:
     network_dict = inputs.network.model_dump()
 
     # ---- 1. setup -------------------------------------------------------------
+    metrics = TrainerMetrics(game.id)
+    metrics_server = serve_metrics(cfg.metrics_port, metrics.registry)
     device = detect_device(cfg.device)
     dtype = amp_dtype(device, cfg.amp)
     seed = cfg.seed or int(np.random.SeedSequence().entropy % 2**63)
@@ -84,6 +87,9 @@ def train(inputs: TrainerInputs, stop: threading.Event) -> int:
     step, resumed_version = _resume(inputs.models, game.id, network_dict, model, optimizer,
                                     sampler_rng)
     last_saved = step
+    metrics.step.set(step)
+    if resumed_version is not None:
+        metrics.model_version.set(resumed_version)
     if step >= cfg.steps:
         log.info("step %d already reaches [training] steps = %d: nothing to do", step, cfg.steps)
         return step
@@ -106,15 +112,17 @@ def train(inputs: TrainerInputs, stop: threading.Event) -> int:
                            lambda: replay.stats(game.id).total_positions,
                            wait=stop.wait, wait_interval=cfg.wait_interval)
     # Uploads run in the publisher's thread, retried through store outages, in order.
-    publisher = ModelPublisher(inputs.models)
+    publisher = ModelPublisher(metrics.timed_publishing(inputs.models))
     meter = _Meter()
     lr = cfg.lr
 
     def save_and_publish() -> None:
         nonlocal last_saved
+        started = time.perf_counter()
         state = checkpoint.capture(step=step, env_id=game.id, network=network_dict, model=model,
                                    optimizer=optimizer, sampler_rng=sampler_rng)
         onnx = export_onnx(model, game, inputs.network, step=step)  # from a CPU eval copy
+        metrics.checkpoint_duration.observe(time.perf_counter() - started)
         publisher.submit(onnx, checkpoint.to_bytes(state), step=step, network=network_dict)
         last_saved = step
         # The trainer is the one trimmer: actors only append.
@@ -141,21 +149,25 @@ def train(inputs: TrainerInputs, stop: threading.Event) -> int:
                                                  amp_dtype=dtype)
             step += 1
             meter.add(policy_loss, value_loss, cfg.batch_size)
+            metrics.trained(step, cfg.batch_size)
 
             if step % cfg.checkpoint_interval == 0:
                 save_and_publish()
             if step % cfg.checkpoint_interval == 0 or meter.due():
-                _report(inputs, meter, step, lr, version(), limiter.positions)
+                metrics.observe_replay(replay.stats(game.id))
+                _report(inputs, meter, step, lr, version(), limiter.positions, metrics)
 
         # ---- 6. finish --------------------------------------------------------
         if step > last_saved:
             save_and_publish()
         publisher.flush()
-        _report(inputs, meter, step, lr, version(), limiter.positions)
+        _report(inputs, meter, step, lr, version(), limiter.positions, metrics)
     finally:
         prefetcher.close()
         replay.close()
         publisher.close()  # waits until every submitted checkpoint is stored
+        if metrics_server is not None:
+            metrics_server.shutdown()
     log.info("stopped at step %d; latest model version %s", step, version())
     return step
 
@@ -221,11 +233,13 @@ class _Meter:
 
 
 def _report(inputs: TrainerInputs, meter: _Meter, step: int, lr: float,
-            version: int | None, positions: int) -> None:
+            version: int | None, positions: int, metrics: TrainerMetrics) -> None:
     taken = meter.take()
     if taken is None:
         return
     policy_loss, value_loss, rate = taken
+    metrics.report(policy_loss=policy_loss, value_loss=value_loss, learning_rate=lr,
+                   version=version)
     log.info("step %d/%d  loss %.4f (policy %.4f, value %.4f)  lr %.2e  %.0f samples/s",
              step, inputs.training.steps, policy_loss + value_loss, policy_loss, value_loss,
              lr, rate)
