@@ -3,9 +3,10 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 ENV ?= tictactoe
+ACTORS ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv run check test lint bench clean
+.PHONY: help venv run check test lint bench clean up down e2e requirements
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,10 +31,24 @@ test: venv ## Run the test suite (starts a PostgreSQL server when none answers)
 	$(PY) -m pytest -q
 
 lint: venv ## ruff
-	$(VENV)/bin/ruff check libs services tests
+	$(VENV)/bin/ruff check libs services tests scripts
 
 bench: venv ## Benchmarks: JSON to stdout and bench/results.json (SECTIONS="selfplay ..." for some)
 	$(PY) -m bench $(SECTIONS)
+
+up: ## Container stack: create .env (random secrets) if missing, then compose up with ACTORS=2 actors
+	scripts/make-env.sh
+	docker compose --profile k8s up --detach --build --scale actor=$(ACTORS)
+	@echo "MinIO console http://localhost:9001  Prometheus http://localhost:9090  Grafana http://localhost:3000"
+
+down: ## Stop the container stack (volumes are kept; `docker compose down -v` drops them)
+	docker compose --profile k8s --profile orchestrator down
+
+e2e: venv ## Build the images on podman and run the stack: compose up --scale actor=3, checks, teardown
+	scripts/e2e.sh
+
+requirements: venv ## Re-pin the images' Python dependencies (requirements/*.txt) from the venv
+	$(PY) scripts/lock_requirements.py
 
 clean: ## Remove local data (./data) and caches
 	rm -rf data .pytest_cache .ruff_cache
