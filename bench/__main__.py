@@ -19,6 +19,7 @@ SECTIONS = {
     "trainer": "bench.trainer",
     "learning": "bench.learning",
     "learning_connect4": "bench.learning:run_connect4",
+    "reload": "bench.reload",
 }
 # Too long for a routine `make bench`: run only when named.
 OPT_IN = {"learning_connect4"}

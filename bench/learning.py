@@ -6,7 +6,9 @@ exactly as `make run` would, and judge the models it publishes:
 - tictactoe: every CHECK_INTERVAL seconds the latest model with evaluation-mode
   MCTS ([mcts] settings, no noise, most visited move, fixed tie-break seed) plays
   against every reply of the opponent from both seats (`exhaustive_losses`);
-  stops at the first model with 0 lost lines, or after TICTACTOE_LIMIT_S.
+  stops at the first model with 0 lost lines, or after TICTACTOE_LIMIT_S. For
+  information each check also counts the network's own lost lines (policy argmax,
+  no search): `policy_only_losses`.
   `seconds_to_perfect_play` counts from the start of `cartridge run` to the
   publication of that model.
 - connect4: after CONNECT4_S (BENCH_CONNECT4_SECONDS overrides) the latest model,
@@ -76,15 +78,19 @@ def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
                 info = store.latest()
                 if info is None or (checks and checks[-1]["version"] == info.version):
                     continue
-                player = MctsPlayer(game, _evaluator(store, info.version, game), config,
-                                    np.random.default_rng(0))
+                evaluator = _evaluator(store, info.version, game)
+                player = MctsPlayer(game, evaluator, config, np.random.default_rng(0))
                 as_x = exhaustive_losses(game, player, seats=(0,))
                 as_o = exhaustive_losses(game, player, seats=(1,))
+                # For information: the network alone (one simulation = its policy's argmax).
+                raw = MctsPlayer(game, evaluator, SearchConfig(num_simulations=1),
+                                 np.random.default_rng(0))
                 checks.append({"version": info.version, "step": info.step,
                                "published_s": round(info.created_at - started, 1),
-                               "losses_as_x": as_x, "losses_as_o": as_o})
-                log.info("v%d (step %d): %d lost lines as X, %d as O", info.version, info.step,
-                         as_x, as_o)
+                               "losses_as_x": as_x, "losses_as_o": as_o,
+                               "policy_only_losses": exhaustive_losses(game, raw)})
+                log.info("v%d (step %d): %d lost lines as X, %d as O (policy alone: %d)",
+                         info.version, info.step, as_x, as_o, checks[-1]["policy_only_losses"])
                 if as_x + as_o == 0:
                     result["seconds_to_perfect_play"] = checks[-1]["published_s"]
                     break
