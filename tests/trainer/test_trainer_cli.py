@@ -1,13 +1,16 @@
 """Flags beat CARTRIDGE_* variables, which beat config.toml; bad config is one line and exit 2."""
 
+import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.trainer.helpers import REPO, write_config
-from trainer.cli import load
+from trainer.cli import install_stop_handlers, load
 
 pytestmark = pytest.mark.usefixtures("clean_env")
 
@@ -96,3 +99,22 @@ def test_a_missing_config_file_is_named(tmp_path: Path) -> None:
     result = run_trainer("--config", str(tmp_path / "nope.toml"), cwd=REPO)
     assert result.returncode == 2
     assert "nope.toml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_first_signal_asks_to_stop_the_second_restores_the_default() -> None:
+    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        stop = threading.Event()
+        install_stop_handlers(stop)
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop.wait(5)
+        assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, None)
+        os.kill(os.getpid(), signal.SIGTERM)
+        deadline = 50
+        while signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL and deadline:
+            threading.Event().wait(0.1)
+            deadline -= 1
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)

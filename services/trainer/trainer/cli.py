@@ -95,12 +95,17 @@ def _one_line(message: str) -> str:
 
 
 def install_stop_handlers(stop: threading.Event) -> None:
-    """SIGTERM (container preemption) and SIGINT finish the step, checkpoint, exit 0."""
+    """SIGTERM (container preemption) and SIGINT finish the step, checkpoint, exit 0.
+    A second one restores the default action, so the one after that ends a shutdown
+    that is stuck (e.g. publishing to a store that is down) the usual way."""
 
     def handle(signum: int, _frame: object) -> None:
-        if not stop.is_set():
-            log.info("%s: finishing the current step, then checkpointing",
-                     signal.Signals(signum).name)
+        name = signal.Signals(signum).name
+        if stop.is_set():
+            log.warning("%s again: the next one ends the trainer without a checkpoint", name)
+            signal.signal(signum, signal.SIG_DFL)
+            return
+        log.info("%s: finishing the current step, then checkpointing", name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)
