@@ -104,8 +104,8 @@ def train(inputs: TrainerInputs, stop: threading.Event) -> int:
         return step
 
     # ---- 4. prefetch ----------------------------------------------------------
-    sampler = ReplaySampler(inputs.open_replay, game.id, cfg.batch_size,
-                                  inputs.replay.window, sampler_rng, device.type == "cuda")
+    sampler = ReplaySampler(inputs.open_replay, game.id, cfg.batch_size, inputs.replay.window,
+                            sampler_rng, pin_memory=device.type == "cuda")
     prefetcher = Prefetcher(sampler.fetch, depth=cfg.prefetch_batches, on_exit=sampler.close,
                             name="trainer-prefetch")
     limiter = RatioLimiter(cfg.max_samples_per_position,
