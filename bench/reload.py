@@ -47,6 +47,7 @@ ACCESS_KEY, SECRET_KEY, BUCKET = "bench-access", "bench-secret-key", "cartridge"
 def run() -> dict[str, Any]:
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's request log
     settings = load_settings(CONFIG)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
