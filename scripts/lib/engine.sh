@@ -83,7 +83,10 @@ build_base_image() {
     rm -rf "$root"
     debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
         bookworm "$root" "$DEBIAN_MIRROR" >"$STACK_DIR/debootstrap.log" 2>&1
-    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    # Like the slim official images: no package caches, documentation or translations.
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* \
+        "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/info/* \
+        "$root"/usr/share/locale/*
     tar -C "$root" -c . | podman import --change 'CMD ["python3"]' - "$BASE_IMAGE_LOCAL" >/dev/null 2>&1
     rm -rf "$root"
 }

@@ -28,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from minio import Minio
+
 from cartridge.modelstore.s3 import S3ModelStore
 
 log = logging.getLogger("e2e")
@@ -101,6 +103,12 @@ def prometheus(path: str, **params: str) -> Any:
 
 
 def model_store() -> S3ModelStore:
+    """The stack's model store, once the minio-init job has created its bucket (opening
+    the store first would create the bucket itself and hide a broken init job)."""
+    client = Minio(f"127.0.0.1:{ENV['MINIO_PORT']}", access_key=ENV["MINIO_ROOT_USER"],
+                   secret_key=ENV["MINIO_ROOT_PASSWORD"], secure=False)
+    if not client.bucket_exists(ENV["S3_BUCKET"]):
+        raise CheckFailedError(f"bucket {ENV['S3_BUCKET']!r} does not exist yet")
     return S3ModelStore(
         endpoint=f"127.0.0.1:{ENV['MINIO_PORT']}", bucket=ENV["S3_BUCKET"],
         env_id=ENV["CARTRIDGE_COMMON_ENV_ID"], access_key=ENV["MINIO_ROOT_USER"],
@@ -197,6 +205,7 @@ def check_trainer_resumes(store: S3ModelStore) -> None:
 
 
 def check_down_leaves_nothing() -> None:
+    # Plain `docker compose down`: .env's COMPOSE_PROFILES=k8s covers the actors and trainer.
     sh("docker", "compose", "down", "--timeout", "20")
     left = sh("docker", "ps", "--all", "--quiet", "--filter",
               f"label=com.docker.compose.project={PROJECT}").split()
@@ -208,7 +217,8 @@ def check_down_leaves_nothing() -> None:
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s e2e: %(message)s",
                         datefmt="%H:%M:%S")
-    store = wait_for("the S3 stand-in to answer", model_store, timeout=300)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)  # retries while the stack starts
+    store = wait_for("the minio-init job to create the bucket", model_store, timeout=300)
     check_models_published(store)
     check_targets_up()
     check_actors_on_newest(store)
