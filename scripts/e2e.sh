@@ -68,8 +68,8 @@ engine_start
 if [[ ${E2E_COLD:-0} == 1 ]]; then
     log "cold run: dropping the cached base image, stand-ins and wheelhouses"
     podman rmi -f "$BASE_IMAGE_LOCAL" localhost/cartridge-standin-{postgres,s3,prometheus,grafana} \
-        >/dev/null 2>&1 || true
-    podman image prune -f >/dev/null 2>&1 || true
+        "localhost/$PROJECT-actor" "localhost/$PROJECT-trainer" >/dev/null 2>&1 || true
+    podman image prune --all --force >/dev/null 2>&1 || true
     find "$WHEELHOUSE" -name '*.whl' -delete
     rm -rf "$STANDIN_WHEELS" "$WHEELHOUSE/.stamp"
 fi
