@@ -104,6 +104,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
             finished = selfplay.step(restart_finished=restart)
             if restart:
                 started_games += len(finished)
+            if cfg.max_episodes >= 0:  # a step may finish more games than are still wanted
+                finished = finished[:max(0, cfg.max_episodes - stats.games)]
             for record in finished:
                 if not _put(writer, record, stop):
                     log.error("stopping with the replay store unreachable: finished game %s "
