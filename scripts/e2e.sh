@@ -23,6 +23,9 @@ WHEELHOUSE=$ROOT/requirements/wheelhouse
 STANDIN_WHEELS=$STACK_DIR/standin-wheels
 ACTORS=3
 started_at=$(date +%s)
+# The whole run, builds included, must fit in this many seconds (teardown comes after).
+deadline=$((started_at + ${E2E_TIMEOUT:-900}))
+remaining() { echo $((deadline - $(date +%s) > 1 ? deadline - $(date +%s) : 1)); }
 pump_pid=""
 up_pid=""
 
@@ -139,7 +142,7 @@ cd "$WORK"
 # ---- 4. images --------------------------------------------------------------------------
 log "building the Cartridge images"
 build_started=$(date +%s)
-docker compose --profile k8s build >"$E2E_DIR/build.log" 2>&1 ||
+timeout "$(remaining)" docker compose --profile k8s build >"$E2E_DIR/build.log" 2>&1 ||
     { tail -40 "$E2E_DIR/build.log"; exit 1; }
 log "images built in $(($(date +%s) - build_started))s"
 
@@ -152,6 +155,6 @@ docker compose --profile k8s up --scale actor=$ACTORS >"$E2E_DIR/up.log" 2>&1 &
 up_pid=$!
 
 # ---- 6. checks (they end with `docker compose down`) ------------------------------------
-E2E_PROJECT_DIR=$WORK E2E_PROJECT=$PROJECT E2E_ACTORS=$ACTORS E2E_UP_PID=$up_pid \
-    "$VENV_PY" "$ROOT/tests/stack/e2e_checks.py"
+E2E_PROJECT_DIR=$WORK E2E_PROJECT=$PROJECT E2E_ACTORS=$ACTORS \
+    timeout "$(remaining)" "$VENV_PY" "$ROOT/tests/stack/e2e_checks.py"
 log "images: $(docker images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep "$PROJECT" | tr '\n' ' ')"

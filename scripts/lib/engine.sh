@@ -48,6 +48,8 @@ default_ulimits = []
 [engine]
 # crun refuses this kernel's hybrid cgroup layout
 runtime = "runc"
+# conmon of an exec session (healthchecks, `docker exec`) lingers this long (default 300 s)
+exit_command_delay = 5
 CONF
     if docker version >/dev/null 2>&1; then
         return 0
