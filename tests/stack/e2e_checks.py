@@ -2,7 +2,8 @@
 `docker compose --profile k8s up --scale actor=N` (not a pytest module: it needs the stack).
 
     1. the trainer publishes at least two model versions to the S3 store
-    2. Prometheus reports every actor and the trainer as up targets
+    2. Prometheus reports every actor and the trainer as up targets, and has the
+       dashboard's series (self-play, losses, replay size, reload latency)
     3. every actor plays with the newest model version
     4. killing an actor (SIGKILL) loses no game the replay store acknowledged to it
     5. a killed and restarted trainer resumes from its last checkpoint step
@@ -144,6 +145,32 @@ def check_targets_up() -> None:
     log.info("PASS Prometheus targets up: %s", counts)
 
 
+# Series the Grafana dashboard plots, with a floor each must exceed.
+DASHBOARD_SERIES = {
+    "sum(cartridge_actor_positions_total)": 0,
+    "sum(cartridge_actor_stored_games_total)": 0,
+    'count(cartridge_trainer_loss{kind="total"})': 0,
+    "max(cartridge_trainer_steps_total)": 0,
+    "max(cartridge_replay_positions)": 0,
+    "sum(cartridge_actor_model_reload_latency_seconds_count)": 0,
+}
+
+
+def check_dashboard_series() -> None:
+    def values() -> dict[str, float] | None:
+        found = {}
+        for query, floor in DASHBOARD_SERIES.items():
+            result = prometheus("/api/v1/query", query=query)["result"]
+            if not result or float(result[0]["value"][1]) <= floor:
+                return None
+            found[query] = float(result[0]["value"][1])
+        return found
+
+    found = wait_for("the dashboard's series in Prometheus", values, timeout=120)
+    log.info("PASS Prometheus has the dashboard's series: %s",
+             ", ".join(f"{q} = {v:g}" for q, v in found.items()))
+
+
 def check_actors_on_newest(store: S3ModelStore) -> None:
     def all_on_latest() -> tuple[int, list[int]] | None:
         latest = store.pointer("latest")
@@ -174,6 +201,18 @@ def _games_in_postgres(actor_prefix: str) -> int:
     out = compose("exec", "-T", "postgres", "psql", "-U", "cartridge", "-d", "cartridge",
                   "-tAc", sql)
     return int(out.strip())
+
+
+def check_nothing_restarted() -> None:
+    """No actor or trainer crashed and was restarted by the restart policy so far."""
+    for service in ("actor", "trainer"):
+        for container in containers(service):
+            restarts = int(sh("docker", "inspect", "--format", "{{.RestartCount}}",
+                              container).strip() or 0)
+            if restarts:
+                raise CheckFailedError(f"{service} {container} restarted {restarts} times:\n"
+                                       f"{logs(container)[-3000:]}")
+    log.info("PASS no actor or trainer restarted on its own")
 
 
 def check_actor_kill_loses_nothing() -> None:
@@ -221,7 +260,9 @@ def main() -> int:
     store = wait_for("the minio-init job to create the bucket", model_store, timeout=300)
     check_models_published(store)
     check_targets_up()
+    check_dashboard_series()
     check_actors_on_newest(store)
+    check_nothing_restarted()
     check_actor_kill_loses_nothing()
     check_trainer_resumes(store)
     check_down_leaves_nothing()
