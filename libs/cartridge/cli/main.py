@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import sys
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+from cartridge.config.entry import configure_logging
 
 # command -> (module, one-line help)
 COMMANDS = {
@@ -34,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
             module = importlib.import_module(module_name)
             module.add_arguments(command_parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     module = importlib.import_module(COMMANDS[args.command][0])
     return int(module.run(args) or 0)
 

@@ -18,11 +18,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cartridge.config.settings import Settings, SettingsError, load_settings
+from cartridge.config.entry import EXIT_CONFIG, configure_logging, settings_from_flags
 
 log = logging.getLogger("actor")
 
-EXIT_OK, EXIT_CONFIG = 0, 2
+EXIT_OK = 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,21 +60,6 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     }
 
 
-def load(argv: list[str] | None = None) -> Settings:
-    """Parsed and validated settings; bad flags or configuration exit 2 with one line."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return load_settings(args.config, overrides=overrides_from_args(args))
-    except SettingsError as err:
-        parser.exit(EXIT_CONFIG, f"actor: error: {_one_line(str(err))}\n")
-
-
-def _one_line(message: str) -> str:
-    head, *details = message.splitlines()
-    return " ".join([head, "; ".join(d.strip() for d in details)]).strip()
-
-
 def install_stop_handlers(stop: threading.Event) -> None:
     """SIGTERM (preemption, `cartridge run` stopping) and SIGINT: finish the step, stop."""
 
@@ -89,9 +74,8 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = load(argv)
-    logging.basicConfig(level=settings.common.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = settings_from_flags(build_parser(), argv, overrides_from_args)
+    configure_logging(settings.common.log_level)
     from actor.identity import actor_id
     from actor.loop import run_actor
     from cartridge.modelstore.base import ModelStoreConnectionError

@@ -20,11 +20,12 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cartridge.config.settings import Settings, SettingsError, load_settings
+from cartridge.config.entry import EXIT_CONFIG, configure_logging, settings_from_flags
+from cartridge.config.settings import Settings
 
 log = logging.getLogger("trainer")
 
-EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,17 +82,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 def load(argv: list[str] | None = None) -> Settings:
     """Parsed and validated settings; bad flags or configuration exit 2 with one line."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return load_settings(args.config, overrides=overrides_from_args(args))
-    except SettingsError as err:
-        parser.exit(EXIT_CONFIG, f"trainer: error: {_one_line(str(err))}\n")
-
-
-def _one_line(message: str) -> str:
-    head, *details = message.splitlines()
-    return " ".join([head, "; ".join(d.strip() for d in details)]).strip()
+    return settings_from_flags(build_parser(), argv, overrides_from_args)
 
 
 def install_stop_handlers(stop: threading.Event) -> None:
@@ -114,8 +105,7 @@ def install_stop_handlers(stop: threading.Event) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     settings = load(argv)
-    logging.basicConfig(level=settings.common.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.common.log_level)
     # Imported after validation: bad configuration fails fast, without loading torch.
     from cartridge.modelstore.base import ModelStoreConnectionError
     from trainer.checkpoint import CheckpointMismatchError
