@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+import numpy as np
 import psycopg
 import pytest
+
+from cartridge.games import Game
 
 # ---------------------------------------------------------------------------------------
 # PostgreSQL (replay buffer). `postgres_url` is an admin URL (may CREATE DATABASE):
@@ -58,3 +61,29 @@ def postgres_db_url(postgres_url: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(postgres_url, name)
+
+
+# ---------------------------------------------------------------------------------------
+# Positions reached by random play (network and inference tests).
+# ---------------------------------------------------------------------------------------
+
+
+def play_random_positions(
+    game: Game, count: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """`count` positions reached by random play: observations [B, C, H, W], masks [B, A]."""
+    rng = np.random.default_rng(seed)
+    observations, masks = [], []
+    state = game.initial_state()
+    while len(observations) < count:
+        if game.is_terminal(state):
+            state = game.initial_state()
+        observations.append(game.encode(state))
+        masks.append(game.legal_mask(state))
+        state = game.apply(state, int(rng.choice(game.legal_actions(state))))
+    return np.stack(observations).astype(np.float32), np.stack(masks)
+
+
+@pytest.fixture
+def random_positions() -> Callable[..., tuple[np.ndarray, np.ndarray]]:
+    return play_random_positions
