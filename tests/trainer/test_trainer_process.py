@@ -25,6 +25,7 @@ from cartridge.config.settings import NetworkConfig
 from cartridge.games import get_game
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from cartridge.network import build_network
+from cartridge.replay.sqlite import SqliteReplayStore
 from tests.trainer.helpers import fill_replay, synthetic_game, write_config
 from trainer import checkpoint
 from trainer.schedule import learning_rate
@@ -95,6 +96,8 @@ def test_sigterm_finishes_the_step_checkpoints_and_exits_0(workdir: Path) -> Non
     # Nothing trained is lost: the last model is the step the trainer stopped at.
     assert latest.step == stats["step"] >= 5
     assert stats["model_version"] == latest.version
+    with SqliteReplayStore(workdir / "replay.db") as replay:
+        assert stats["replay_positions"] == replay.stats(ENV).positions > 0
     assert checkpoint.from_bytes(store.load_checkpoint(latest.version)).step == latest.step
 
 

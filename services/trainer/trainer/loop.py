@@ -154,14 +154,13 @@ def train(inputs: TrainerInputs, stop: threading.Event) -> int:
             if step % cfg.checkpoint_interval == 0:
                 save_and_publish()
             if step % cfg.checkpoint_interval == 0 or meter.due():
-                metrics.observe_replay(replay.stats(game.id))
-                _report(inputs, meter, step, lr, version(), limiter.positions, metrics)
+                _report(inputs, meter, step, lr, version(), replay, metrics)
 
         # ---- 6. finish --------------------------------------------------------
         if step > last_saved:
             save_and_publish()
         publisher.flush()
-        _report(inputs, meter, step, lr, version(), limiter.positions, metrics)
+        _report(inputs, meter, step, lr, version(), replay, metrics)
     finally:
         prefetcher.close()
         replay.close()
@@ -233,10 +232,12 @@ class _Meter:
 
 
 def _report(inputs: TrainerInputs, meter: _Meter, step: int, lr: float,
-            version: int | None, positions: int, metrics: TrainerMetrics) -> None:
+            version: int | None, replay: ReplayStore, metrics: TrainerMetrics) -> None:
     taken = meter.take()
     if taken is None:
         return
+    replay_stats = replay.stats(inputs.game.id)  # once per report, never per step
+    metrics.observe_replay(replay_stats)
     policy_loss, value_loss, rate = taken
     metrics.report(policy_loss=policy_loss, value_loss=value_loss, learning_rate=lr,
                    version=version)
@@ -247,5 +248,5 @@ def _report(inputs: TrainerInputs, meter: _Meter, step: int, lr: float,
         env_id=inputs.game.id, step=step, total_steps=inputs.training.steps,
         total_loss=policy_loss + value_loss, policy_loss=policy_loss, value_loss=value_loss,
         learning_rate=lr, samples_per_s=rate, model_version=version,
-        replay_positions=positions, timestamp=time.time(),
+        replay_positions=replay_stats.positions, timestamp=time.time(),
     ))
