@@ -28,11 +28,17 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from cartridge.games.registry import GAME_IDS
 
 ENV_PREFIX = "CARTRIDGE_"
-# Variables under the prefix that are not settings keys.
+# Variables under the prefix that are not settings keys: the config file's path, and
+# the test suite's and benchmarks' own knobs (e.g. CARTRIDGE_TEST_POSTGRES_URL).
 _NON_KEY_VARIABLES = {"CARTRIDGE_CONFIG"}
-# Secrets: set only by their CARTRIDGE_* variable, never by config.toml or a flag.
-_ENVIRONMENT_ONLY_KEYS = (("storage", "s3_access_key"), ("storage", "s3_secret_key"),
-                          ("storage", "postgres_password"))
+_NON_KEY_PREFIXES = ("CARTRIDGE_TEST_", "CARTRIDGE_BENCH_")
+# Secrets: set only by their CARTRIDGE_* variable (or the alternative named here),
+# never by config.toml or a flag.
+_ENVIRONMENT_ONLY_KEYS = {
+    ("storage", "s3_access_key"): "[storage] s3_credentials_file",
+    ("storage", "s3_secret_key"): "[storage] s3_credentials_file",
+    ("storage", "postgres_password"): "libpq's PGPASSWORD",
+}
 
 
 class SettingsError(ValueError):
@@ -202,7 +208,8 @@ def _environment_overrides(environ: dict[str, str]) -> dict[str, Any]:
     """Map CARTRIDGE_<SECTION>_<KEY> (nested: CARTRIDGE_NETWORK_CONNECT4_BLOCKS) to a dict."""
     result: dict[str, Any] = {}
     for variable, value in environ.items():
-        if not variable.startswith(ENV_PREFIX) or variable in _NON_KEY_VARIABLES:
+        if (not variable.startswith(ENV_PREFIX) or variable in _NON_KEY_VARIABLES
+                or variable.startswith(_NON_KEY_PREFIXES)):
             continue
         path = _resolve_variable(variable[len(ENV_PREFIX):].lower(), Settings)
         if path is None:
@@ -277,12 +284,12 @@ def load_settings(
 
 
 def _reject_environment_only(source: dict[str, Any], where: str) -> None:
-    for section, key in _ENVIRONMENT_ONLY_KEYS:
+    for (section, key), alternative in _ENVIRONMENT_ONLY_KEYS.items():
         if isinstance(source.get(section), dict) and key in source[section]:
             variable = f"{ENV_PREFIX}{section.upper()}_{key.upper()}"
             raise SettingsError(
                 f"{section}.{key} must not be set in {where}: credentials come only from "
-                f"the environment variable {variable} or [storage] s3_credentials_file"
+                f"the environment variable {variable} or {alternative}"
             )
 
 
