@@ -45,9 +45,10 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start(workdir: Path, steps: int) -> subprocess.Popen[str]:
+def start(workdir: Path, steps: int, when_done: str = "exit") -> subprocess.Popen[str]:
     env = {**os.environ, "CARTRIDGE_NETWORK_TICTACTOE_CHANNELS": str(NETWORK.channels),
-           "CARTRIDGE_NETWORK_TICTACTOE_BLOCKS": str(NETWORK.blocks)}
+           "CARTRIDGE_NETWORK_TICTACTOE_BLOCKS": str(NETWORK.blocks),
+           "CARTRIDGE_TRAINING_WHEN_DONE": when_done}
     return subprocess.Popen(
         [sys.executable, "-m", "trainer", "--config", "config.toml", "--env", ENV,
          "--db", "replay.db", "--model-dir", "models", "--stats", "stats.json",
@@ -156,3 +157,20 @@ def test_steps_run_ends_with_a_model_that_matches_its_checkpoint(workdir: Path) 
     np.testing.assert_allclose(onnx_values, values.numpy(), atol=1e-4)
     meta = session.get_modelmeta().custom_metadata_map
     assert meta["cartridge.step"] == "7"
+
+
+def test_when_done_idle_waits_for_sigterm_instead_of_exiting(workdir: Path) -> None:
+    """Containers restart a trainer that exits; a finished one idles until stopped."""
+    code, output = finish(start(workdir, steps=5))
+    assert code == 0 and "nothing to do" not in output, output
+    # Already at the target: "exit" returns at once, "idle" waits for SIGTERM.
+    code, output = finish(start(workdir, steps=5))
+    assert code == 0 and "nothing to do" in output, output
+    idle = start(workdir, steps=5, when_done="idle")
+    with pytest.raises(subprocess.TimeoutExpired):
+        idle.wait(timeout=5)
+    idle.send_signal(signal.SIGTERM)
+    code, output = finish(idle)
+    assert code == 0, output
+    assert "idling until stopped" in output
+    assert [models(workdir).info(v).step for v in models(workdir).versions()] == [5]

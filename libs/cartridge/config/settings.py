@@ -124,6 +124,7 @@ class TrainingSettings(Section):
     stats: Path = Path("stats.json")
     seed: int = Field(default=0, ge=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    when_done: Literal["exit", "idle"] = "exit"
 
 
 class ReplaySettings(Section):
@@ -267,7 +268,10 @@ def load_settings(
         with path.open("rb") as handle:
             from_file = tomllib.load(handle)
     except FileNotFoundError:
-        raise SettingsError(f"config file not found: {path}") from None
+        raise SettingsError(
+            f"config file not found: {path.resolve()} (pass --config PATH or set "
+            "CARTRIDGE_CONFIG; the repository's config.toml holds every default)"
+        ) from None
     except tomllib.TOMLDecodeError as err:
         raise SettingsError(f"config file {path} is not valid TOML: {err}") from None
 

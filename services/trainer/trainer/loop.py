@@ -64,13 +64,30 @@ class TrainerInputs:
 
 
 def train(inputs: TrainerInputs, stop: threading.Event) -> int:
-    """Train until [training] steps or `stop`; returns the final step."""
+    """Train until [training] steps or `stop`; returns the final step.
+
+    With [training] when_done = "idle", a trainer that reached its steps waits for
+    `stop` (still serving metrics) instead of returning.
+    """
+    metrics = TrainerMetrics(inputs.game.id)
+    metrics_server = serve_metrics(inputs.training.metrics_port, metrics.registry)
+    try:
+        step = _train(inputs, stop, metrics)
+        if step >= inputs.training.steps and inputs.training.when_done == "idle":
+            log.info("reached [training] steps = %d: idling until stopped",
+                     inputs.training.steps)
+            stop.wait()
+        return step
+    finally:
+        if metrics_server is not None:
+            metrics_server.shutdown()
+
+
+def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics) -> int:
     cfg, game = inputs.training, inputs.game
     network_dict = inputs.network.model_dump()
 
     # ---- 1. setup -------------------------------------------------------------
-    metrics = TrainerMetrics(game.id)
-    metrics_server = serve_metrics(cfg.metrics_port, metrics.registry)
     device = detect_device(cfg.device)
     dtype = amp_dtype(device, cfg.amp)
     seed = cfg.seed or int(np.random.SeedSequence().entropy % 2**63)
@@ -165,8 +182,6 @@ def train(inputs: TrainerInputs, stop: threading.Event) -> int:
         prefetcher.close()
         replay.close()
         publisher.close()  # waits until every submitted checkpoint is stored
-        if metrics_server is not None:
-            metrics_server.shutdown()
     log.info("stopped at step %d; latest model version %s", step, version())
     return step
 

@@ -20,7 +20,7 @@ class TrainingStats:
     learning_rate: float
     samples_per_s: float
     model_version: int | None  # latest version this trainer published; None before the first
-    replay_positions: int  # positions ever added to the replay buffer (drives the ratio limit)
+    replay_positions: int  # positions stored in the replay buffer at this report
     timestamp: float  # unix seconds
 
 
