@@ -85,3 +85,31 @@ def test_a_model_drives_the_search(tmp_path):
     assert uniform.returncode == 0 and guided.returncode == 0, guided.stderr
     visits = [line for line in (uniform.stdout, guided.stdout)]
     assert visits[0] != visits[1]  # random-weight priors and values change the visit counts
+
+
+def test_a_big_search_answers_fewer_positions_at_a_time(monkeypatch):
+    """Trees are sized by simulations x actions: the batch shrinks instead of memory running out."""
+    import numpy as np
+
+    from cartridge.cli import move
+    from cartridge.games import get_game
+    from cartridge.inference import UniformEvaluator
+    from cartridge.mcts import SearchConfig
+
+    class Recording(UniformEvaluator):
+        def __init__(self) -> None:
+            self.sizes: list[int] = []
+
+        def evaluate(self, observations, legal_masks):
+            self.sizes.append(len(observations))
+            return super().evaluate(observations, legal_masks)
+
+    game = get_game("connect4")
+    config = SearchConfig(num_simulations=50)
+    per_slot = 2 * (config.num_simulations + 1) * game.num_actions
+    monkeypatch.setattr(move, "MAX_TREE_ENTRIES", 3 * per_slot)  # room for 3 trees
+    evaluator = Recording()
+    lines = [[c] for c in range(7)]
+    answers = move.answer_positions(game, evaluator, config, lines, np.random.default_rng(0))
+    assert [a.actions for a in answers] == lines
+    assert max(evaluator.sizes) <= 3

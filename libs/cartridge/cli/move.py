@@ -20,12 +20,16 @@ from typing import Any
 import numpy as np
 
 from cartridge.config import SettingsError, load_settings
+from cartridge.config.entry import apply_log_level
 from cartridge.games import Game, IllegalActionError, get_game
 from cartridge.inference import Evaluator, UniformEvaluator
 from cartridge.mcts import BatchedMcts, SearchConfig, choose_actions
 
 log = logging.getLogger(__name__)
 BATCH = 256  # positions searched together (one inference call per simulation)
+# Tree entries (slots x nodes x actions, ~17 bytes each) one batch may allocate: a big
+# --sims searches fewer positions at a time instead of exhausting memory.
+MAX_TREE_ENTRIES = 16_000_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         game = get_game(args.env)
         settings = load_settings(args.config, {"mcts": {"num_simulations": args.sims}})
+        apply_log_level(settings)
         evaluator = _evaluator(args.model, game, settings.inference)
     except (SettingsError, ValueError, OSError) as err:
         log.error("%s", err)
@@ -82,8 +87,10 @@ def answer_positions(
 ) -> list[Answer]:
     """Search every (legal, unfinished) position; most visited move, ties at random."""
     answers: list[Answer] = []
-    for start in range(0, len(lines), BATCH):
-        chunk = lines[start:start + BATCH]
+    per_slot = 2 * (config.num_simulations + 1) * game.num_actions
+    batch = max(1, min(BATCH, MAX_TREE_ENTRIES // per_slot))
+    for start in range(0, len(lines), batch):
+        chunk = lines[start:start + batch]
         mcts = BatchedMcts(game, evaluator, config, num_slots=len(chunk), rng=rng,
                            add_noise=False)
         for slot, actions in enumerate(chunk):
@@ -94,7 +101,7 @@ def answer_positions(
         for row, actions in enumerate(chunk):
             answers.append(Answer(actions, int(chosen[row]), float(result.root_values[row]),
                                   result.visits[row].tolist()))
-        if len(lines) > BATCH:
+        if len(lines) > batch:
             log.info("answered %d/%d positions", len(answers), len(lines))
     return answers
 
