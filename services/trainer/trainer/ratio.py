@@ -48,6 +48,12 @@ class RatioLimiter:
                     "waiting for fresh self-play data",
                     samples_trained, self.positions, self._ratio,
                 )
+                if samples_trained > 2 * self.budget():
+                    # Samples count from step 0 of the checkpoint, positions from the
+                    # replay buffer's creation: a newer buffer makes the wait long.
+                    log.warning("the checkpoint has trained on far more samples than this "
+                                "replay buffer allows: was the buffer replaced? training "
+                                "resumes at %d positions", int(samples_trained / self._ratio))
                 waited = True
             if self._wait(self._interval):
                 return False
