@@ -32,6 +32,7 @@ import numpy as np
 
 from cartridge.config import load_settings
 from cartridge.games import get_game
+from cartridge.inference import UniformEvaluator
 from cartridge.inference.onnx import OnnxEvaluator
 from cartridge.mcts import SearchConfig
 from cartridge.modelstore.filesystem import FilesystemModelStore
@@ -96,8 +97,13 @@ def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
                     break
         finally:
             _stop(process)
+    # Baseline: the same search with the untrained (uniform) evaluator, so the figure
+    # shows what training adds to search alone.
+    uniform = MctsPlayer(game, UniformEvaluator(), config, np.random.default_rng(0))
     last = checks[-1] if checks else None
     result.update({
+        "uniform_evaluator_losses": {"as_x": exhaustive_losses(game, uniform, seats=(0,)),
+                                     "as_o": exhaustive_losses(game, uniform, seats=(1,))},
         "losses_at_end": None if last is None else last["losses_as_x"] + last["losses_as_o"],
         "version_at_end": None if last is None else last["version"],
         "step_at_end": None if last is None else last["step"],
@@ -130,7 +136,13 @@ def connect4(seconds: float) -> dict[str, Any]:
         agent = MctsPlayer(game, evaluator, config, rng)
         vs_random = play_match(game, agent, RandomPlayer(game, rng), MATCH_GAMES)
         vs_one_ply = play_match(game, agent, OnePlyPlayer(game, rng), MATCH_GAMES)
+        # Baseline: the same search with the untrained (uniform) evaluator.
+        uniform = MctsPlayer(game, UniformEvaluator(), config, rng)
+        uniform_vs_one_ply = play_match(game, uniform, OnePlyPlayer(game, rng), MATCH_GAMES)
     return {
+        "uniform_evaluator_vs_one_ply": str(uniform_vs_one_ply),
+        "uniform_evaluator_win_rate_vs_one_ply": round(
+            uniform_vs_one_ply.wins / uniform_vs_one_ply.games, 3),
         "seconds": seconds,
         "version": info.version,
         "step": info.step,
