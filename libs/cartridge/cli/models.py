@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from cartridge.config import SettingsError, load_settings
+from cartridge.config.entry import apply_log_level
 from cartridge.modelstore import ModelStore, ModelStoreError
 from cartridge.modelstore.base import CorruptModelError
 from cartridge.modelstore.factory import open_model_store
@@ -41,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config, overrides={"common": {"env_id": args.env}})
+        apply_log_level(settings)
         store = open_model_store(settings)
         return _ACTIONS[args.action](store, args)
     except (SettingsError, ModelStoreError, CorruptModelError, ValueError) as err:

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from cartridge.config.entry import apply_log_level
 from cartridge.config.settings import Settings, SettingsError, default_config_path, load_settings
 
 log = logging.getLogger("cartridge.run")
@@ -68,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as err:
         log.error("%s", err)
         return 2
+    apply_log_level(settings)
     stop = threading.Event()
     _install_stop_handlers(stop)
     return Supervisor(settings, Path(config).resolve(), stop).run()

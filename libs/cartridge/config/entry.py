@@ -34,3 +34,9 @@ def one_line(message: str) -> str:
 
 def configure_logging(level: str | int = logging.INFO) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT)
+
+
+def apply_log_level(settings: Settings) -> None:
+    """[common] log_level on the root logger, for commands that configure logging before
+    they load settings (`cartridge` sets INFO first, so its own config errors show)."""
+    logging.getLogger().setLevel(settings.common.log_level)
