@@ -1,0 +1,182 @@
+"""`load_settings`: config.toml < CARTRIDGE_* environment < flags, and every way to get
+the configuration wrong is a SettingsError that names the culprit. Every test passes
+`environ=` so the real environment never leaks in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cartridge.config import SettingsError, load_settings
+
+CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
+
+
+def config_with(tmp_path: Path, old: str, new: str) -> Path:
+    """The repository's config.toml with one piece of text replaced."""
+    text = CONFIG.read_text()
+    assert old in text
+    path = tmp_path / "config.toml"
+    path.write_text(text.replace(old, new, 1))
+    return path
+
+
+# ---------------------------------------------------------------------------- precedence
+
+
+def test_file_then_environment_then_flags(tmp_path: Path) -> None:
+    path = config_with(tmp_path, "lr = 0.002", "lr = 0.003")
+    assert load_settings(path, environ={}).training.lr == 0.003
+    environ = {"CARTRIDGE_TRAINING_LR": "0.01"}
+    assert load_settings(path, environ=environ).training.lr == 0.01
+    flags = {"training": {"lr": 0.05}}
+    assert load_settings(path, flags, environ=environ).training.lr == 0.05
+    # A flag left unset (None) does not hide the environment, nor the file.
+    unset = {"training": {"lr": None}}
+    assert load_settings(path, unset, environ=environ).training.lr == 0.01
+    assert load_settings(path, unset, environ={}).training.lr == 0.003
+    # Keys nobody overrides keep the file's values.
+    settings = load_settings(path, flags, environ=environ)
+    assert settings.training.batch_size == 256
+    assert settings.common.env_id == "tictactoe"
+
+
+def test_environment_values_are_parsed_to_the_key_types() -> None:
+    settings = load_settings(CONFIG, environ={
+        "CARTRIDGE_TRAINING_AMP": "false", "CARTRIDGE_ACTOR_CONCURRENT_GAMES": "7",
+        "CARTRIDGE_COMMON_ENV_ID": "othello"})
+    assert settings.training.amp is False
+    assert settings.actor.concurrent_games == 7
+    assert settings.common.env_id == "othello"
+
+
+def test_nested_environment_variable_sets_one_key_of_one_game() -> None:
+    settings = load_settings(CONFIG, environ={"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "7"})
+    assert settings.network.connect4.blocks == 7
+    # The rest of [network.connect4] and the other games come from the file.
+    assert settings.network.connect4.kind == "resnet"
+    assert settings.network.connect4.channels == 64
+    assert settings.network.othello.blocks == 6
+    assert settings.network.tictactoe.blocks == 2
+
+
+# ------------------------------------------------------------------ unknown names, files
+
+
+@pytest.mark.parametrize(("old", "new", "named"), [
+    ("[mcts]\n", "[mcts]\nnum_simulation = 5\n", "mcts.num_simulation"),
+    ("[network.connect4]\n", "[network.connect4]\ndepth = 3\n", "network.connect4.depth"),
+    ("[run]\n", "[nonsense]\nx = 1\n\n[run]\n", "nonsense"),
+])
+def test_unknown_key_or_section_in_the_file_is_named(
+    tmp_path: Path, old: str, new: str, named: str
+) -> None:
+    path = config_with(tmp_path, old, new)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    assert f"{named}: unknown key" in str(caught.value)
+
+
+@pytest.mark.parametrize("variable", [
+    "CARTRIDGE_MCTS_NUM_SIMULATION",  # a typo of a key
+    "CARTRIDGE_NETWORK_CONNECT4",  # a section, not a key
+    "CARTRIDGE_NETWORK_CHESS_BLOCKS",  # no such game
+    "CARTRIDGE_BOGUS",
+    "CARTRIDGE_TESTS_URL",  # only CARTRIDGE_TEST_* is exempt, not every CARTRIDGE_TEST*
+])
+def test_unknown_environment_variable_is_named(variable: str) -> None:
+    with pytest.raises(SettingsError, match=f"unknown environment variable {variable}:"):
+        load_settings(CONFIG, environ={variable: "1"})
+
+
+def test_config_test_and_bench_variables_are_not_settings_keys() -> None:
+    environ = {
+        "CARTRIDGE_CONFIG": "/nowhere/config.toml",  # the path of the file, read elsewhere
+        "CARTRIDGE_TEST_POSTGRES_URL": "postgresql://postgres@127.0.0.1:5432/postgres",
+        "CARTRIDGE_TEST_ANYTHING_AT_ALL": "x",
+        "CARTRIDGE_BENCH_GAMES": "100",
+    }
+    assert load_settings(CONFIG, environ=environ) == load_settings(CONFIG, environ={})
+
+
+def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[common\nenv_id = 'tictactoe'\n")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    assert str(path) in str(caught.value)
+    assert "not valid TOML" in str(caught.value)
+
+
+def test_missing_file_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.toml"
+    with pytest.raises(SettingsError, match="config file not found") as caught:
+        load_settings(path, environ={})
+    assert str(path) in str(caught.value)
+
+
+def test_missing_key_is_named(tmp_path: Path) -> None:
+    path = config_with(tmp_path, "num_simulations = 200\n", "")
+    with pytest.raises(SettingsError, match=r"mcts\.num_simulations: missing"):
+        load_settings(path, environ={})
+
+
+# ---------------------------------------------------------------------------- bad values
+
+BAD_VALUES = [
+    ("training", "lr", "-0.1", "greater than 0"),
+    ("common", "env_id", "chess", "unknown game 'chess'"),
+    ("common", "log_level", "LOUD", "'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
+    ("storage", "model_backend", "ftp", "'filesystem' or 's3'"),
+    ("actor", "concurrent_games", "many", "valid integer"),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "value", "reason"), BAD_VALUES)
+def test_bad_value_from_the_environment_names_key_and_value(
+    section: str, key: str, value: str, reason: str
+) -> None:
+    variable = f"CARTRIDGE_{section.upper()}_{key.upper()}"
+    with pytest.raises(SettingsError) as caught:
+        load_settings(CONFIG, environ={variable: value})
+    message = str(caught.value)
+    assert f"{section}.{key} = {value!r}" in message
+    assert reason in message
+
+
+@pytest.mark.parametrize(("section", "key", "value", "reason"), BAD_VALUES)
+def test_bad_value_from_flags_names_the_key(
+    section: str, key: str, value: str, reason: str
+) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(CONFIG, {section: {key: value}}, environ={})
+    assert f"{section}.{key} = " in str(caught.value)
+    assert reason in str(caught.value)
+
+
+def test_bad_value_in_the_file_names_the_key_and_the_file(tmp_path: Path) -> None:
+    path = config_with(tmp_path, "c_puct = 1.5", "c_puct = -1.5")
+    with pytest.raises(SettingsError) as caught:
+        load_settings(path, environ={})
+    assert "mcts.c_puct = -1.5" in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+# ------------------------------------------------------------------------------- paths
+
+
+def test_relative_storage_paths_live_under_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    settings = load_settings(CONFIG, {"common": {"data_dir": data}}, environ={})
+    assert settings.data_path(settings.storage.sqlite_path) == data / "replay.db"
+    assert settings.data_path(settings.storage.model_dir) == data / "models"
+    assert settings.data_path(settings.training.stats) == data / "stats.json"
+    # An absolute path stays where it is.
+    elsewhere = tmp_path / "elsewhere" / "replay.db"
+    moved = load_settings(CONFIG, {"common": {"data_dir": data}},
+                          environ={"CARTRIDGE_STORAGE_SQLITE_PATH": str(elsewhere)})
+    assert moved.data_path(moved.storage.sqlite_path) == elsewhere
+    # data_dir itself comes from the environment as well.
+    from_env = load_settings(CONFIG, environ={"CARTRIDGE_COMMON_DATA_DIR": str(data)})
+    assert from_env.data_path(from_env.storage.sqlite_path) == data / "replay.db"

@@ -1,0 +1,299 @@
+"""Self-play (cartridge.selfplay) with the uniform evaluator on every game: the records
+it writes, whose outcomes, policies and model versions they hold, draining, and root
+noise in self-play only (never in evaluation-mode search)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cartridge.cli.move import answer_positions
+from cartridge.games import Game, get_game
+from cartridge.games.registry import GAME_IDS
+from cartridge.inference import UniformEvaluator
+from cartridge.mcts import BatchedMcts, SearchConfig, SearchResult
+from cartridge.players import MctsPlayer
+from cartridge.replay.base import GameRecord
+from cartridge.selfplay import SelfPlay
+
+SIMS = 8
+
+
+class VersionedUniform(UniformEvaluator):
+    """The uniform evaluator, claiming to be a given published model version."""
+
+    def __init__(self, model_version: int) -> None:
+        self.model_version = model_version
+
+
+def make_selfplay(env_id: str, *, games: int = 3, seed: int = 0, evaluator: Any = None,
+                  **config: Any) -> SelfPlay:
+    return SelfPlay(get_game(env_id), evaluator or UniformEvaluator(),
+                    SearchConfig(num_simulations=SIMS, **config), concurrent_games=games,
+                    actor_id="test-actor", rng=np.random.default_rng(seed))
+
+
+class Recorder:
+    """Watches a SelfPlay: every state each slot's game passes through (the initial
+    one, then what `mcts.advance` returns), and each search's root visits and root
+    priors per slot.
+
+    It wraps the instance's own `advance` and `search`: the wrappers call the real
+    methods with the same arguments and only remember what they return, so the search
+    and the game being checked are exactly the ones self-play runs."""
+
+    def __init__(self, selfplay: SelfPlay) -> None:
+        self.game = selfplay.game
+        mcts = selfplay.mcts
+        self.states: list[list[Any]] = [[mcts.root_state(s)] for s in range(mcts.num_slots)]
+        self.actions: list[list[int]] = [[] for _ in range(mcts.num_slots)]
+        self.visits: list[list[np.ndarray]] = [[] for _ in range(mcts.num_slots)]
+        self.uniform_priors: list[bool] = []  # per search and slot: no noise at the root
+        advance, search = mcts.advance, mcts.search
+
+        def recording_advance(slot: int, action: int) -> Any:
+            state = advance(slot, action)
+            self.states[slot].append(state)
+            self.actions[slot].append(int(action))
+            return state
+
+        def recording_search(slots: np.ndarray | None = None) -> SearchResult:
+            result = search(slots)
+            for row, slot in enumerate(result.slots):
+                self.visits[int(slot)].append(result.visits[row].copy())
+            self.uniform_priors.append(uniform_root_priors(mcts, result.slots))
+            return result
+
+        mcts.advance = recording_advance  # type: ignore[method-assign]
+        mcts.search = recording_search  # type: ignore[method-assign]
+
+    def slot_of(self, record: GameRecord) -> int:
+        """The slot whose game this record is (its observations are that game's)."""
+        for slot, states in enumerate(self.states):
+            positions = states[:-1]
+            if len(positions) == record.num_positions and np.array_equal(
+                    self.game.encode_batch(positions), record.observations):
+                return slot
+        raise AssertionError("the record matches no game played")
+
+
+def drain(selfplay: SelfPlay, max_steps: int = 1000) -> list[GameRecord]:
+    """Play every slot's current game to its end, starting no new ones."""
+    records: list[GameRecord] = []
+    for _ in range(max_steps):
+        if selfplay.games_in_flight == 0:
+            return records
+        records += selfplay.step(restart_finished=False)
+    raise AssertionError(f"games still in flight after {max_steps} steps")
+
+
+def uniform_root_priors(mcts: BatchedMcts, slots: np.ndarray) -> bool:
+    """Whether every given slot's root priors are uniform over its legal moves: what
+    the uniform evaluator gives, unless root noise was mixed in."""
+    legal = mcts.legal[slots, 0]
+    uniform = legal / legal.sum(axis=1, keepdims=True)
+    return bool(np.allclose(mcts.P[slots, 0], uniform, atol=1e-6))
+
+
+def disc_difference(state: Any) -> int:
+    """Othello: dark discs minus light discs, counted from the bitboards."""
+    mover, other = state.mine.bit_count(), state.theirs.bit_count()
+    return mover - other if state.to_play == 0 else other - mover
+
+
+# ----------------------------------------------------------------------------- records
+
+
+@pytest.mark.parametrize("env_id", GAME_IDS)
+def test_records_have_consistent_shapes_and_valid_targets(env_id: str) -> None:
+    game = get_game(env_id)
+    selfplay = make_selfplay(env_id, games=2)
+    records: list[GameRecord] = []
+    for _ in range(1000):
+        records += selfplay.step()
+        if len(records) >= 3:
+            break
+    assert len(records) >= 3
+    assert selfplay.games_in_flight == 2  # finished slots restarted at once
+    assert len({r.game_id for r in records}) == len(records)
+    A = game.num_actions
+    for record in records:
+        T = record.num_positions
+        assert T >= 5  # no game ends sooner
+        assert record.env_id == env_id and record.actor_id == "test-actor"
+        assert record.observations.shape == (T, *game.observation_shape)
+        assert record.observations.dtype == np.float32
+        assert record.legal_masks.shape == (T, A) and record.legal_masks.dtype == bool
+        assert record.policies.shape == (T, A) and record.policies.dtype == np.float32
+        assert record.outcomes.shape == (T,) and record.outcomes.dtype == np.float32
+        assert record.model_versions.shape == (T,) and record.model_versions.dtype == np.int64
+        assert record.legal_masks.any(axis=1).all()
+        np.testing.assert_allclose(record.policies.sum(axis=1), 1.0, atol=1e-5)
+        assert (record.policies[~record.legal_masks] == 0).all()
+        assert set(np.unique(record.outcomes)) <= {-1.0, 0.0, 1.0}
+        # Sides alternate every ply (a pass is a ply), so the outcome flips every ply.
+        np.testing.assert_array_equal(record.outcomes[1:], -record.outcomes[:-1])
+
+
+@pytest.mark.parametrize("env_id", GAME_IDS)
+def test_records_are_the_games_played_with_outcomes_for_each_mover(env_id: str) -> None:
+    game = get_game(env_id)
+    selfplay = make_selfplay(env_id, games=3, seed=1)
+    recorder = Recorder(selfplay)
+    records = drain(selfplay)
+    assert len(records) == 3
+    assert sorted(recorder.slot_of(r) for r in records) == [0, 1, 2]
+    for record in records:
+        slot = recorder.slot_of(record)
+        states, actions = recorder.states[slot], recorder.actions[slot]
+        final = states[-1]
+        assert game.is_terminal(final)
+        for before, action, after in zip(states[:-1], actions, states[1:], strict=True):
+            assert game.key(game.apply(before, action)) == game.key(after)
+            assert game.to_play(after) == 1 - game.to_play(before)
+        np.testing.assert_array_equal(record.legal_masks,
+                                      game.legal_mask_batch(states[:-1]))
+        # The final result, for the side to move at the end; each position gets it
+        # from its own mover's point of view.
+        value = game.terminal_value(final)
+        expected = [value if game.to_play(s) == game.to_play(final) else -value
+                    for s in states[:-1]]
+        np.testing.assert_array_equal(record.outcomes, np.asarray(expected, np.float32))
+
+
+def test_othello_outcomes_follow_the_final_disc_count() -> None:
+    game = get_game("othello")
+    selfplay = make_selfplay("othello", games=4, seed=2)
+    recorder = Recorder(selfplay)
+    records = drain(selfplay)
+    assert len(records) == 4
+    for record in records:
+        states = recorder.states[recorder.slot_of(record)]
+        winner = np.sign(disc_difference(states[-1]))  # +1 dark won, -1 light won, 0 draw
+        for t, state in enumerate(states[:-1]):
+            mover_sign = 1 if game.to_play(state) == 0 else -1  # dark = first player
+            assert record.outcomes[t] == winner * mover_sign, (t, game.to_play(state))
+
+
+# ---------------------------------------------------------------------------- policies
+
+
+@pytest.mark.parametrize("temp_threshold", [0, 1000])
+def test_policies_are_the_search_visit_distributions(temp_threshold: int) -> None:
+    game = get_game("tictactoe")
+    selfplay = make_selfplay("tictactoe", games=3, seed=3, temp_threshold=temp_threshold)
+    recorder = Recorder(selfplay)
+    records = drain(selfplay)
+    for record in records:
+        visits = np.stack(recorder.visits[recorder.slot_of(record)])
+        np.testing.assert_array_equal(record.policies, visits)
+    # Not sharpened by the temperature: even where moves are greedy (threshold 0) the
+    # target of the first position spreads over several moves, as its visits do.
+    first = records[0].policies[0]
+    assert (first > 0).sum() > 1
+    assert first.max() < 1.0
+    assert game.num_actions == first.shape[0]
+
+
+# ------------------------------------------------------------------------ model versions
+
+
+def test_model_versions_follow_the_evaluator_and_change_after_a_hot_swap() -> None:
+    selfplay = make_selfplay("tictactoe", games=2, evaluator=VersionedUniform(3))
+    before = 2
+    for _ in range(before):
+        assert selfplay.step(restart_finished=False) == []  # tic-tac-toe lasts 5+ plies
+    newer = VersionedUniform(4)
+    selfplay.set_evaluator(newer)
+    assert selfplay.evaluator is newer
+    records = drain(selfplay)
+    assert len(records) == 2
+    for record in records:
+        expected = [3] * before + [4] * (record.num_positions - before)
+        np.testing.assert_array_equal(record.model_versions, expected)
+
+
+# ------------------------------------------------------------------------------ draining
+
+
+def test_step_without_restart_drains_every_game_once() -> None:
+    selfplay = make_selfplay("connect4", games=3, seed=4)
+    records = drain(selfplay)
+    assert len(records) == 3
+    assert selfplay.games_in_flight == 0
+    assert selfplay.positions_played == sum(r.num_positions for r in records)
+    assert selfplay.step(restart_finished=False) == []
+    assert selfplay.step() == []  # nothing is left to restart
+    assert selfplay.games_in_flight == 0
+
+
+# ---------------------------------------------------------------------------- root noise
+
+
+def test_selfplay_searches_with_root_noise() -> None:
+    selfplay = make_selfplay("tictactoe", games=2, dirichlet_epsilon=0.5)
+    assert selfplay.mcts.add_noise is True
+    recorder = Recorder(selfplay)
+    for _ in range(4):
+        selfplay.step()
+    # The uniform evaluator's priors are uniform; only noise makes the root's differ.
+    assert recorder.uniform_priors == [False] * 4
+
+
+@pytest.fixture
+def created_searches(monkeypatch: pytest.MonkeyPatch) -> list[BatchedMcts]:
+    """Every BatchedMcts built while the test runs.
+
+    A light monkeypatch, and fine: the wrapper runs the real __init__ with the same
+    arguments and only keeps a reference to the instance, so callers build, search
+    and choose exactly as they do in production; it lets the test look at the
+    `add_noise` flag and the root priors of searches that live inside a function."""
+    created: list[BatchedMcts] = []
+    real_init: Callable[..., None] = BatchedMcts.__init__
+
+    def recording_init(self: BatchedMcts, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        created.append(self)
+
+    monkeypatch.setattr(BatchedMcts, "__init__", recording_init)
+    return created
+
+
+NOISY = SearchConfig(num_simulations=SIMS, dirichlet_epsilon=1.0)  # noise would be all
+
+
+def _check_no_noise(created: list[BatchedMcts]) -> None:
+    assert created
+    for mcts in created:
+        assert mcts.add_noise is False
+        assert uniform_root_priors(mcts, np.arange(mcts.num_slots))
+
+
+def test_mcts_player_searches_without_noise(created_searches: list[BatchedMcts]) -> None:
+    game: Game = get_game("connect4")
+    player = MctsPlayer(game, UniformEvaluator(), NOISY, np.random.default_rng(0))
+    states = [game.initial_state(), game.apply_all([3, 3, 2])]
+    actions = player.choose(states)
+    assert len(actions) == 2
+    _check_no_noise(created_searches)
+
+
+def test_cartridge_move_searches_without_noise(created_searches: list[BatchedMcts]) -> None:
+    game = get_game("tictactoe")
+    answers = answer_positions(game, UniformEvaluator(), NOISY, [[], [4, 0]],
+                               np.random.default_rng(0))
+    assert [a.actions for a in answers] == [[], [4, 0]]
+    _check_no_noise(created_searches)
+
+
+def test_the_prior_check_sees_root_noise() -> None:
+    """The priors check above fails for a search that mixes in noise, so it can fail."""
+    game = get_game("tictactoe")
+    mcts = BatchedMcts(game, UniformEvaluator(), NOISY, num_slots=1,
+                       rng=np.random.default_rng(0), add_noise=True)
+    mcts.reset(0, game.initial_state())
+    mcts.search()
+    assert not uniform_root_priors(mcts, np.arange(1))
