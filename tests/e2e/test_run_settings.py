@@ -1,16 +1,21 @@
-"""`cartridge run`'s [run] keys: actors (auto fits the machine), strength_games; and the
-one-line error for bad configuration."""
+"""`cartridge run`'s [run] keys: actors (auto fits the machine), strength_interval (0 = no
+strength checks), strength_games; and the one-line error for bad configuration."""
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
-from cartridge.cli.run import actor_count, check_strength
-from cartridge.config.settings import load_settings
+import pytest
+
+from cartridge.cli.run import StrengthCheck, Supervisor, actor_count, check_strength
+from cartridge.config.settings import Settings, load_settings
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from tests.actor.helpers import REPO, publish, tiny_onnx
 
@@ -47,3 +52,53 @@ def test_bad_run_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "run.actors" in result.stderr
     assert not (tmp_path / "logs").exists()  # nothing was started
+
+
+def run_settings(data_dir: Path, strength_interval: float) -> Settings:
+    return load_settings(REPO / "config.toml", {
+        "common": {"data_dir": data_dir},
+        "run": {"actors": 1, "strength_interval": strength_interval, "strength_games": 4},
+        "mcts": {"num_simulations": 8}}, environ={})
+
+
+def test_strength_interval_zero_means_no_strength_check(tmp_path: Path) -> None:
+    stop = threading.Event()
+    off = Supervisor(run_settings(tmp_path, 0), REPO / "config.toml", stop)
+    assert off.strength is None
+    on = Supervisor(run_settings(tmp_path, 30), REPO / "config.toml", stop)
+    assert isinstance(on.strength, StrengthCheck)
+    assert on.strength.interval == 30
+
+
+@pytest.mark.parametrize("strength_interval", [0.0, 0.01])
+def test_the_supervisor_runs_strength_checks_only_when_an_interval_is_set(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, strength_interval: float
+) -> None:
+    # The supervisor's watch loop without children (none is started): with a model in
+    # the store, a positive interval starts a check in the background at once; 0 never does.
+    publish(FilesystemModelStore(tmp_path / "models", "tictactoe"), tiny_onnx())
+    supervisor = Supervisor(run_settings(tmp_path, strength_interval), REPO / "config.toml",
+                            threading.Event())
+    caplog.set_level(logging.INFO, logger="cartridge.run")
+    watcher = threading.Thread(target=supervisor._watch)
+    watcher.start()
+    try:
+        if strength_interval > 0:
+            deadline = time.monotonic() + 300
+            while "strength v1" not in caplog.text:
+                assert time.monotonic() < deadline, caplog.text
+                time.sleep(0.05)
+        else:
+            time.sleep(1.0)  # several watch ticks, time enough for a check to start
+    finally:
+        supervisor.stop.set()
+        watcher.join(timeout=60)
+    assert not watcher.is_alive()
+    strength_lines = [r.getMessage() for r in caplog.records if "strength" in r.getMessage()]
+    if strength_interval > 0:
+        assert any(re.search(r"strength v1 \(step 1\) vs random: \d+W \d+D \d+L", line)
+                   for line in strength_lines), strength_lines
+        assert supervisor.strength is not None and supervisor.strength.last
+    else:
+        assert strength_lines == []
+        assert supervisor.strength is None
