@@ -41,7 +41,7 @@ def test_postgres_password_is_environment_only(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.read_text().replace(
         'postgres_url = ""', 'postgres_url = ""\npostgres_password = "hunter2"'))
-    with pytest.raises(SettingsError, match="postgres_password.*PGPASSWORD"):
+    with pytest.raises(SettingsError, match=r"postgres_password.*PGPASSWORD"):
         load_settings(config, environ={})
     settings = load_settings(CONFIG, environ={"CARTRIDGE_STORAGE_POSTGRES_PASSWORD": "hunter2"})
     assert settings.storage.postgres_password.get_secret_value() == "hunter2"

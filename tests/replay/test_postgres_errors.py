@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from cartridge.replay.base import ReplayUnavailableError
 from cartridge.replay.postgres import PostgresReplayStore, ReplayConnectionError
 from cartridge.replay.postgres_schema import SchemaVersionError
 from tests.replay.pgserver import ThrowawayServer, free_port, start_throwaway_server
@@ -93,3 +94,14 @@ def test_schema_is_created_once_and_reopened(postgres_db_url: str) -> None:
     PostgresReplayStore(postgres_db_url).close()
     with psycopg.connect(postgres_db_url) as conn:
         assert conn.execute("SELECT count(*) FROM replay_schema").fetchone()[0] == 1
+
+
+def test_only_an_unreachable_server_is_worth_retrying(postgres_url: str) -> None:
+    """Actors and the trainer wait for a server that is down, not for wrong settings."""
+    with pytest.raises(ReplayUnavailableError):
+        PostgresReplayStore(f"postgresql://postgres@127.0.0.1:{free_port()}/x", connect_timeout=3)
+    params = psycopg.conninfo.conninfo_to_dict(postgres_url)
+    params["dbname"] = "cartridge_no_such_db"
+    with pytest.raises(ReplayConnectionError) as error:
+        PostgresReplayStore(psycopg.conninfo.make_conninfo(**params), connect_timeout=3)
+    assert not isinstance(error.value, ReplayUnavailableError)

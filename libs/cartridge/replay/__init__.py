@@ -8,8 +8,10 @@ the trainer samples through `sample_augmented` (symmetries applied at sampling t
 from cartridge.replay.base import (
     EmptyReplayError,
     GameRecord,
+    ReplayConnectionError,
     ReplayStats,
     ReplayStore,
+    ReplayUnavailableError,
     SampledBatch,
 )
 from cartridge.replay.codec import InvalidGameError
@@ -21,8 +23,10 @@ __all__ = [
     "EmptyReplayError",
     "GameRecord",
     "InvalidGameError",
+    "ReplayConnectionError",
     "ReplayStats",
     "ReplayStore",
+    "ReplayUnavailableError",
     "ReplayWriter",
     "SampledBatch",
     "open_replay_store",

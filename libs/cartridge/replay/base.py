@@ -91,3 +91,12 @@ class ReplayStore(abc.ABC):
 
 class EmptyReplayError(LookupError):
     """Sampling from a replay buffer that holds no positions for the game."""
+
+
+class ReplayConnectionError(RuntimeError):
+    """The replay database cannot be used (wrong URL, password, database, permission);
+    the message names host and database, never the password. Not worth retrying."""
+
+
+class ReplayUnavailableError(ReplayConnectionError):
+    """The replay database cannot be reached right now (down, restarting): retry later."""

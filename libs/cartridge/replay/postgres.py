@@ -29,8 +29,10 @@ from psycopg_pool import ConnectionPool
 from cartridge.replay.base import (
     EmptyReplayError,
     GameRecord,
+    ReplayConnectionError,  # re-exported: the errors of opening this store
     ReplayStats,
     ReplayStore,
+    ReplayUnavailableError,
     SampledBatch,
 )
 from cartridge.replay.codec import decode, encode
@@ -44,8 +46,20 @@ _COUNTER_SHARDS = 64
 _TRIM_BATCH = 20_000
 
 
-class ReplayConnectionError(RuntimeError):
-    """The replay database cannot be used; names host and database, never the password."""
+# Server answers that mean "try again later": starting up, shutting down or in
+# recovery (57P03), or out of connection slots (53300).
+_TRANSIENT_FATALS = ("the database system is", "too many clients", "too many connections")
+
+
+def _unreachable(err: psycopg.Error) -> bool:
+    """True when the server was not reached or asked us to come back later; False for
+    answers that retrying cannot change (password, missing database, permission).
+    A failed connect carries no SQLSTATE, only libpq's text, in which every server
+    answer is a FATAL line."""
+    if err.sqlstate is not None:
+        return err.sqlstate in ("57P03", "53300")
+    text = str(err)
+    return "FATAL:" not in text or any(marker in text for marker in _TRANSIENT_FATALS)
 
 
 _APPEND = """
@@ -128,7 +142,8 @@ class PostgresReplayStore(ReplayStore):
             with psycopg.connect(url, **kwargs) as conn:
                 migrate(conn)
         except psycopg.Error as err:
-            raise ReplayConnectionError(
+            kind = ReplayUnavailableError if _unreachable(err) else ReplayConnectionError
+            raise kind(
                 f"cannot open the PostgreSQL replay buffer ({self._where}): "
                 f"{_scrub(str(err).strip(), password)}"
             ) from None
@@ -309,7 +324,7 @@ class PostgresReplayStore(ReplayStore):
                 return operation()
             except (psycopg.OperationalError, psycopg.InterfaceError) as err:
                 if time.monotonic() + delay > deadline:
-                    raise ReplayConnectionError(
+                    raise ReplayUnavailableError(
                         f"PostgreSQL replay buffer unreachable for {self._retry_for:.0f} s "
                         f"({self._where}): {_scrub(str(err).strip(), self._password)}"
                     ) from None

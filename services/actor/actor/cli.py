@@ -79,12 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     from actor.identity import actor_id
     from actor.loop import run_actor
     from cartridge.modelstore.base import ModelStoreConnectionError
+    from cartridge.replay.base import ReplayConnectionError
 
     stop = threading.Event()
     install_stop_handlers(stop)
     try:
         run_actor(settings, actor_id(settings.actor.actor_id), stop)
-    except (ValueError, ModelStoreConnectionError) as err:
+    except (ValueError, ModelStoreConnectionError, ReplayConnectionError) as err:
         # What the settings model cannot check alone: postgres_url, S3 endpoint/credentials.
         log.error("%s", err)
         return EXIT_CONFIG

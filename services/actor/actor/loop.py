@@ -37,7 +37,7 @@ from cartridge.metrics import ActorMetrics, serve_metrics
 from cartridge.modelstore.base import ModelInfo
 from cartridge.modelstore.factory import open_model_store
 from cartridge.modelstore.watcher import ModelWatcher
-from cartridge.replay.base import GameRecord
+from cartridge.replay.base import GameRecord, ReplayStore, ReplayUnavailableError
 from cartridge.replay.factory import open_replay_store, open_replay_writer
 from cartridge.replay.writer import ReplayWriter
 from cartridge.selfplay import SelfPlay
@@ -50,6 +50,8 @@ REPORT_INTERVAL = 5.0
 _PUT_POLL = 0.5
 # Replay connections one actor needs (PostgreSQL): the writer thread's, and a spare.
 _REPLAY_POOL = 2
+# Seconds between attempts to open an unreachable replay database (doubling).
+_OPEN_BACKOFF_START, _OPEN_BACKOFF_MAX = 1.0, 30.0
 
 
 def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> ActorStats:
@@ -63,8 +65,13 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     metrics_server = serve_metrics(cfg.metrics_port, metrics.registry)
 
     # ---- 1. open -----------------------------------------------------------------
-    replay = open_replay_store(settings.storage, settings.common.data_dir,
-                               pool_size=_REPLAY_POOL)
+    replay = _open_replay(settings, stop)
+    if replay is None:  # stopped while the database was unreachable: nothing played
+        stats.state = "stopped"
+        status.write(stats)
+        if metrics_server is not None:
+            metrics_server.shutdown()
+        return stats
     writer = open_replay_writer(replay, settings.replay)
     metrics.observe_writer(writer)
     models = open_model_store(settings, game.id)
@@ -158,6 +165,22 @@ def _rng(seed: int, actor_id: str) -> np.random.Generator:
     if seed == 0:
         return np.random.default_rng()
     return np.random.default_rng([seed, zlib.crc32(actor_id.encode())])
+
+
+def _open_replay(settings: Settings, stop: threading.Event) -> ReplayStore | None:
+    """The replay store, waited for with backoff while its server is unreachable (a
+    database that is down or restarting); None if stopped meanwhile. Wrong settings
+    (password, database, permission) raise at once."""
+    delay = _OPEN_BACKOFF_START
+    while True:
+        try:
+            return open_replay_store(settings.storage, settings.common.data_dir,
+                                     pool_size=_REPLAY_POOL)
+        except ReplayUnavailableError as err:
+            log.warning("replay buffer unreachable, retrying in %.0f s: %s", delay, err)
+        if stop.wait(delay):
+            return None
+        delay = min(delay * 2, _OPEN_BACKOFF_MAX)
 
 
 def _put(writer: ReplayWriter, record: GameRecord, stop: threading.Event) -> bool:

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.common.log_level)
     # Imported after validation: bad configuration fails fast, without loading torch.
     from cartridge.modelstore.base import ModelStoreConnectionError
+    from cartridge.replay.base import ReplayConnectionError, ReplayUnavailableError
     from trainer.checkpoint import CheckpointMismatchError
     from trainer.device import DeviceUnavailableError
     from trainer.loop import train
@@ -124,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     try:
         train(inputs, stop)
-    except (DeviceUnavailableError, CheckpointMismatchError) as err:
+    except ReplayUnavailableError as err:  # down for longer than the store retries
+        log.error("%s", err)
+        return EXIT_FAILED
+    except (DeviceUnavailableError, CheckpointMismatchError, ReplayConnectionError) as err:
         log.error("%s", err)
         return EXIT_CONFIG
     except ReplayWaitTimeoutError as err:

@@ -7,7 +7,7 @@ import logging
 from cartridge.config.settings import Settings
 from cartridge.games import get_game
 from cartridge.modelstore.factory import open_model_store
-from cartridge.replay.base import ReplayStore
+from cartridge.replay.base import ReplayStore, ReplayUnavailableError
 from cartridge.replay.factory import open_replay_store
 from trainer.loop import TrainerInputs
 
@@ -45,10 +45,8 @@ def open_replay(settings: Settings) -> ReplayStore | None:
         if not settings.data_path(storage.sqlite_path).exists():
             return None
         return open_replay_store(storage, settings.common.data_dir)
-    from cartridge.replay.postgres import ReplayConnectionError
-
     try:
         return open_replay_store(storage, settings.common.data_dir)
-    except ReplayConnectionError as err:
+    except ReplayUnavailableError as err:  # a wrong password or database is not waited for
         log.warning("replay buffer not reachable yet: %s", err)
         return None
