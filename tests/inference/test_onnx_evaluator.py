@@ -174,3 +174,10 @@ def test_bad_settings_are_refused(models):
         OnnxEvaluator(models["connect4"], game=game, model_version=1, provider="tpu")
     with pytest.raises(ValueError, match="intra_op_threads"):
         OnnxEvaluator(models["connect4"], game=game, model_version=1, intra_op_threads=-1)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_intra_op_threads_reaches_the_session(models, threads):
+    evaluator = OnnxEvaluator(models["connect4"], game=get_game("connect4"), model_version=1,
+                              provider="cpu", intra_op_threads=threads)
+    assert evaluator._session.get_session_options().intra_op_num_threads == threads
