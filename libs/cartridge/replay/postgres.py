@@ -194,12 +194,7 @@ class PostgresReplayStore(ReplayStore):
             raise EmptyReplayError(f"no positions stored for {env_id!r}")
         env_key, seq_name = key
         with self._pool.connection() as conn:
-            hi, floor = conn.execute(
-                sql.SQL("SELECT s.last_value * s.is_called::int, e.trim_floor "
-                        "FROM {seq} s, replay_envs e WHERE e.env_key = %s").format(
-                    seq=sql.Identifier(seq_name)),
-                (env_key,),
-            ).fetchone()
+            hi, floor = _seq_bounds(conn, env_key, seq_name)
             lo = max(hi - window + 1, floor, 1)
             cursor = conn.cursor(binary=True)
 
@@ -265,12 +260,7 @@ class PostgresReplayStore(ReplayStore):
         env_key, seq_name = key
         removed = 0
         with self._pool.connection() as conn:
-            hi, floor = conn.execute(
-                sql.SQL("SELECT s.last_value * s.is_called::int, e.trim_floor "
-                        "FROM {seq} s, replay_envs e WHERE e.env_key = %s").format(
-                    seq=sql.Identifier(seq_name)),
-                (env_key,),
-            ).fetchone()
+            hi, floor = _seq_bounds(conn, env_key, seq_name)
             new_floor = hi - capacity + 1
             for start in range(floor, new_floor, _TRIM_BATCH):
                 end = min(start + _TRIM_BATCH, new_floor)
@@ -332,6 +322,17 @@ class PostgresReplayStore(ReplayStore):
                             _scrub(str(err).strip(), self._password), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+
+def _seq_bounds(conn: psycopg.Connection, env_key: int, seq_name: str) -> tuple[int, int]:
+    """(highest sequence number handed out, trim floor) of one game id: the newest
+    position and where the oldest kept one may start, without touching the table."""
+    return conn.execute(
+        sql.SQL("SELECT s.last_value * s.is_called::int, e.trim_floor "
+                "FROM {seq} s, replay_envs e WHERE e.env_key = %s").format(
+            seq=sql.Identifier(seq_name)),
+        (env_key,),
+    ).fetchone()
 
 
 def _configure(conn: psycopg.Connection) -> None:
