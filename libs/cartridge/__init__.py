@@ -1,8 +1,18 @@
 """Cartridge: a continuous AlphaZero training stack for board games.
 
-Library code shared by every service: games (rules), mcts (batched search),
-inference (the Evaluator seam, ONNX Runtime), network (PyTorch model and ONNX
-export; trainer only), replay (ReplayStore), modelstore (ModelStore) and
-config (typed settings). Services live under services/ and never import each
-other.
+Library code shared by every service, one concept per package or module:
+
+- games       the Game seam: rules, observations, symmetries (tictactoe, connect4, othello)
+- mcts        batched PUCT search with the trees in arrays
+- selfplay    many concurrent self-play games driven by one batched search
+- inference   the Evaluator seam: ONNX Runtime and the uniform evaluator (no torch)
+- network     the PyTorch policy/value network and its ONNX export (trainer only)
+- replay      the ReplayStore seam: SQLite and PostgreSQL, the actors' ReplayWriter
+- modelstore  the ModelStore seam: filesystem and S3, ModelWatcher, ModelPublisher
+- players     opponents and matches for strength checks (random, one-ply, minimax, MCTS)
+- metrics     Prometheus metrics of the actor and the trainer
+- config      typed settings: config.toml < CARTRIDGE_<SECTION>_<KEY> < flags
+- cli         the `cartridge` command (check, move, models, run)
+
+Services live under services/ (actor, trainer) and never import each other.
 """
