@@ -18,6 +18,7 @@ exactly as `make run` would, and judge the models it publishes:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,39 +66,32 @@ def run_connect4() -> dict[str, Any]:
 
 def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
     game = get_game("tictactoe")
-    config = SearchConfig.from_settings(load_settings(CONFIG).mcts)
-    with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
-        data = Path(tmp) / "data"
-        store = FilesystemModelStore(data / "models", game.id)
-        started = time.time()
-        process = _start_run(game.id, data)
-        checks: list[dict[str, Any]] = []
-        result: dict[str, Any] = {"seconds_to_perfect_play": None}
-        try:
-            while time.time() - started < limit_s:
-                time.sleep(CHECK_INTERVAL)
-                _alive(process)
-                info = store.latest()
-                if info is None or (checks and checks[-1]["version"] == info.version):
-                    continue
-                evaluator = _evaluator(store, info.version, game)
-                player = MctsPlayer(game, evaluator, config, np.random.default_rng(0))
-                as_x = exhaustive_losses(game, player, seats=(0,))
-                as_o = exhaustive_losses(game, player, seats=(1,))
-                # For information: the network alone (one simulation = its policy's argmax).
-                raw = MctsPlayer(game, evaluator, SearchConfig(num_simulations=1),
-                                 np.random.default_rng(0))
-                checks.append({"version": info.version, "step": info.step,
-                               "published_s": round(info.created_at - started, 1),
-                               "losses_as_x": as_x, "losses_as_o": as_o,
-                               "policy_only_losses": exhaustive_losses(game, raw)})
-                log.info("v%d (step %d): %d lost lines as X, %d as O (policy alone: %d)",
-                         info.version, info.step, as_x, as_o, checks[-1]["policy_only_losses"])
-                if as_x + as_o == 0:
-                    result["seconds_to_perfect_play"] = checks[-1]["published_s"]
-                    break
-        finally:
-            _stop(process)
+    config = _search_config()
+    checks: list[dict[str, Any]] = []
+    result: dict[str, Any] = {"seconds_to_perfect_play": None}
+    with _training_run(game.id) as (store, process, started):
+        while time.time() - started < limit_s:
+            time.sleep(CHECK_INTERVAL)
+            _alive(process)
+            info = store.latest()
+            if info is None or (checks and checks[-1]["version"] == info.version):
+                continue
+            evaluator = _evaluator(store, info.version, game)
+            player = MctsPlayer(game, evaluator, config, np.random.default_rng(0))
+            as_x = exhaustive_losses(game, player, seats=(0,))
+            as_o = exhaustive_losses(game, player, seats=(1,))
+            # For information: the network alone (one simulation = its policy's argmax).
+            raw = MctsPlayer(game, evaluator, SearchConfig(num_simulations=1),
+                             np.random.default_rng(0))
+            checks.append({"version": info.version, "step": info.step,
+                           "published_s": round(info.created_at - started, 1),
+                           "losses_as_x": as_x, "losses_as_o": as_o,
+                           "policy_only_losses": exhaustive_losses(game, raw)})
+            log.info("v%d (step %d): %d lost lines as X, %d as O (policy alone: %d)",
+                     info.version, info.step, as_x, as_o, checks[-1]["policy_only_losses"])
+            if as_x + as_o == 0:
+                result["seconds_to_perfect_play"] = checks[-1]["published_s"]
+                break
     # Baseline: the same search with the untrained (uniform) evaluator, so the figure
     # shows what training adds to search alone.
     uniform = MctsPlayer(game, UniformEvaluator(), config, np.random.default_rng(0))
@@ -116,18 +111,12 @@ def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
 
 def connect4(seconds: float) -> dict[str, Any]:
     game = get_game("connect4")
-    config = SearchConfig.from_settings(load_settings(CONFIG).mcts)
-    with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
-        data = Path(tmp) / "data"
-        store = FilesystemModelStore(data / "models", game.id)
-        started = time.time()
-        process = _start_run(game.id, data)
-        try:
-            while time.time() - started < seconds:
-                time.sleep(5.0)
-                _alive(process)
-        finally:
-            _stop(process)
+    config = _search_config()
+    with _training_run(game.id) as (store, process, started):
+        while time.time() - started < seconds:
+            time.sleep(5.0)
+            _alive(process)
+        _stop(process)  # the matches below get the machine to themselves
         info = store.latest()
         if info is None:
             return {"error": f"no model published in {seconds:.0f} s", "seconds": seconds}
@@ -153,6 +142,27 @@ def connect4(seconds: float) -> dict[str, Any]:
         "games_per_match": MATCH_GAMES,
         "load_average_1m_at_end": round(os.getloadavg()[0], 2),
     }
+
+
+def _search_config() -> SearchConfig:
+    """[mcts] as the run sees it: config.toml alone (the run gets no CARTRIDGE_* variable)."""
+    return SearchConfig.from_settings(load_settings(CONFIG, environ={}).mcts)
+
+
+@contextlib.contextmanager
+def _training_run(
+    env_id: str,
+) -> Iterator[tuple[FilesystemModelStore, subprocess.Popen[bytes], float]]:
+    """`cartridge run` in a temporary data folder: (its model store, process, start time);
+    stopped with SIGINT on leaving."""
+    with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
+        data = Path(tmp) / "data"
+        started = time.time()
+        process = _start_run(env_id, data)
+        try:
+            yield FilesystemModelStore(data / "models", env_id), process, started
+        finally:
+            _stop(process)
 
 
 def _start_run(env_id: str, data: Path) -> subprocess.Popen[bytes]:
