@@ -124,3 +124,14 @@ def test_exported_names_cover_both_services() -> None:
     assert "cartridge_actor_positions_total" in names
     assert "cartridge_trainer_loss" in names
     assert "cartridge_replay_positions_added_total" in names
+
+
+def test_trainer_exports_the_ratio_gate_wait_at_scrape_time() -> None:
+    metrics = TrainerMetrics("connect4")
+    get = metrics.registry.get_sample_value
+    assert get("cartridge_trainer_ratio_wait_seconds_total", {"game": "connect4"}) is None
+    waited = [1.5]
+    metrics.watch_ratio_gate(lambda: waited[0])
+    assert get("cartridge_trainer_ratio_wait_seconds_total", {"game": "connect4"}) == 1.5
+    waited[0] = 4.0  # read again at the next scrape, no report needed
+    assert get("cartridge_trainer_ratio_wait_seconds_total", {"game": "connect4"}) == 4.0

@@ -167,10 +167,11 @@ def _parse_actions(text: str) -> list[int]:
 def _evaluator(model: Path | None, game: Game, inference: Any) -> Evaluator:
     if model is None:
         return UniformEvaluator()
-    from cartridge.inference.onnx import OnnxEvaluator
+    from cartridge.inference.onnx import evaluator_from_settings
+    from cartridge.threads import resolve_inference
 
-    return OnnxEvaluator(model.read_bytes(), game=game, model_version=0,
-                         provider=inference.provider, intra_op_threads=inference.intra_op_threads)
+    return evaluator_from_settings(model.read_bytes(), game=game, model_version=0,
+                                   inference=resolve_inference(inference))
 
 
 def _print_human(game: Game, answer: Answer) -> None:

@@ -1,7 +1,8 @@
 """`cartridge run`: the whole training loop on this machine.
 
-Starts one trainer (`python -m trainer`) and [run] actors actor processes
-(`python -m actor`) sharing [common] data_dir: the SQLite replay buffer, the
+Starts one trainer (`python -m trainer`) and actor processes (`python -m actor`),
+with threads and priorities that divide the machine between them
+(cli/machine_split.py), sharing [common] data_dir: the SQLite replay buffer, the
 models folder, the trainer's stats.json and the actors' status files. Each
 child logs to `<data_dir>/logs/<name>.log`; the terminal gets a compact
 progress line every few seconds (training step, losses, lr, samples/s,
@@ -38,8 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from cartridge.cli.machine_split import split_machine
 from cartridge.config.entry import apply_log_level
 from cartridge.config.settings import Settings, SettingsError, default_config_path, load_settings
+from cartridge.threads import cpu_budget
 
 log = logging.getLogger("cartridge.run")
 
@@ -75,20 +78,13 @@ def run(args: argparse.Namespace) -> int:
     return Supervisor(settings, Path(config).resolve(), stop).run()
 
 
-def actor_count(configured: int, cores: int | None = None) -> int:
-    """[run] actors, or (0) one actor per core beyond the trainer's, at least one."""
-    if configured > 0:
-        return configured
-    cores = cores or len(os.sched_getaffinity(0))
-    return max(1, cores - 1)
-
-
 @dataclass
 class Child:
     name: str
     argv: list[str]
     log_path: Path
     env: dict[str, str]
+    backfill: bool = False  # idle priority: runs only on CPUs nothing else wants
     process: subprocess.Popen[bytes] | None = None
     log_file: IO[bytes] | None = None
 
@@ -100,7 +96,8 @@ class Child:
         self.log_file.flush()
         self.process = subprocess.Popen(
             self.argv, stdout=self.log_file, stderr=subprocess.STDOUT, env=self.env,
-            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_backfill_child if self.backfill else _die_with_parent,
         )
 
     @property
@@ -139,31 +136,46 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _backfill_child() -> None:
+    """In a backfill actor before exec: SCHED_IDLE, which the kernel runs only on a CPU
+    no other task wants (weight 3 against 1024 for a normal task); nice 19 elsewhere."""
+    _die_with_parent()
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
+
+
 class Supervisor:
     def __init__(self, settings: Settings, config: Path, stop: threading.Event) -> None:
         self.settings = settings
         self.stop = stop
         self.data_dir = settings.common.data_dir.resolve()
         self.env_id = settings.common.env_id
-        cores = len(os.sched_getaffinity(0))
-        count = actor_count(settings.run.actors, cores)
+        self.split = split_machine(
+            cpu_budget().cpus, actors=settings.run.actors,
+            training_threads=settings.training.threads,
+            inference_threads=settings.inference.intra_op_threads)
         env = {**os.environ, "CARTRIDGE_COMMON_DATA_DIR": str(self.data_dir),
                "CARTRIDGE_COMMON_ENV_ID": self.env_id, "PYTHONUNBUFFERED": "1"}
-        actor_env = dict(env)
-        if settings.inference.intra_op_threads == 0:
-            # ONNX Runtime's default (every core per process) oversubscribes the machine.
-            actor_env["CARTRIDGE_INFERENCE_INTRA_OP_THREADS"] = str(max(1, cores // (count + 1)))
+        trainer_env = {**env, "CARTRIDGE_TRAINING_THREADS": str(self.split.trainer_threads)}
+        spinning = settings.inference.spinning
+        actor_env = {**env, "CARTRIDGE_INFERENCE_SPINNING": "off" if spinning == "auto"
+                     else spinning}
         logs = self.data_dir / "logs"
         python = sys.executable
         self.trainer = Child("trainer", [python, "-m", "trainer", "--config", str(config)],
-                             logs / "trainer.log", env)
+                             logs / "trainer.log", trainer_env)
         prefix = f"{socket.gethostname()}-{secrets.token_hex(3)}"
-        self.actor_ids = [f"{prefix}-{i}" for i in range(count)]
+        self.actor_ids = [f"{prefix}-{i}" for i in range(len(self.split.actors))]
         self.actors = [
-            Child(f"actor {i}", [python, "-m", "actor", "--config", str(config),
-                                 "--actor-id", actor_id],
-                  logs / f"actor-{i}.log", actor_env)
-            for i, actor_id in enumerate(self.actor_ids)
+            Child(f"actor {i}" + (" (backfill)" if plan.backfill else ""),
+                  [python, "-m", "actor", "--config", str(config), "--actor-id", actor_id],
+                  logs / f"actor-{i}.log",
+                  {**actor_env, "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": str(plan.threads)},
+                  backfill=plan.backfill)
+            for i, (actor_id, plan) in enumerate(zip(self.actor_ids, self.split.actors,
+                                                     strict=True))
         ]
         self.strength = StrengthCheck(settings, self.data_dir) \
             if settings.run.strength_interval > 0 else None
@@ -176,6 +188,7 @@ class Supervisor:
         log.info("cartridge run: %s, 1 trainer + %d actors, data in %s (logs in %s); "
                  "Ctrl-C stops", self.env_id, len(self.actors), self.data_dir,
                  self.data_dir / "logs")
+        log.info("thread budget: %s", self.split.describe())
         try:
             for child in self.children:
                 child.start()

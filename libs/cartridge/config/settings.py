@@ -92,6 +92,7 @@ class MctsSettings(Section):
 class InferenceSettings(Section):
     provider: Literal["auto", "cpu", "cuda", "rocm"] = "auto"
     intra_op_threads: int = Field(default=0, ge=0)
+    spinning: Literal["auto", "on", "off"] = "auto"
 
 
 class ActorSettings(Section):
@@ -125,6 +126,7 @@ class TrainingSettings(Section):
     seed: int = Field(default=0, ge=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     when_done: Literal["exit", "idle"] = "exit"
+    threads: int = Field(default=0, ge=0)
 
 
 class ReplaySettings(Section):
