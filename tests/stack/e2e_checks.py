@@ -4,7 +4,7 @@
     1. the trainer publishes at least two model versions to the S3 store
     2. Prometheus reports every actor and the trainer as up targets, and has the
        dashboard's series (self-play, losses, replay size, reload latency)
-    3. every actor plays with the newest model version
+    3. every actor reaches the model version that was `latest` at one moment (lag reported)
     4. killing an actor (SIGKILL) loses no game the replay store acknowledged to it
     5. a killed and restarted trainer resumes from its last checkpoint step
     6. `docker compose down` leaves nothing running
@@ -171,19 +171,25 @@ def check_dashboard_series() -> None:
              ", ".join(f"{q} = {v:g}" for q, v in found.items()))
 
 
-def check_actors_on_newest(store: S3ModelStore) -> None:
-    def all_on_latest() -> tuple[int, list[int]] | None:
-        latest = store.pointer("latest")
+def check_actors_reach_latest(store: S3ModelStore) -> None:
+    """Every actor reaches a version at least as new as `latest` read at one fixed moment.
+
+    The trainer publishes every few seconds and Prometheus scrapes every 5 s, so "every
+    actor on the newest version" is rarely true at any one instant; catching up with a
+    fixed target, within a bound, is what hot reload promises. The lag is reported."""
+    target = wait_for("a latest pointer", lambda: store.pointer("latest"), timeout=60)
+    fixed_at = time.monotonic()
+
+    def all_reached() -> list[int] | None:
         result = prometheus("/api/v1/query", query='cartridge_actor_model_version{job="actor"}')
         versions = sorted(int(float(r["value"][1])) for r in result["result"])
-        if latest and len(versions) == ACTORS and all(v >= latest for v in versions):
-            return latest, versions
-        return None
+        return versions if len(versions) == ACTORS and versions[0] >= target else None
 
-    latest, versions = wait_for("every actor to play the newest model", all_on_latest,
-                                timeout=180, every=1.0)
-    log.info("PASS all %d actors play the newest model version %d (actors report %s)",
-             ACTORS, latest, versions)
+    versions = wait_for(f"every actor to play model version {target} or newer", all_reached,
+                        timeout=120, every=1.0)
+    log.info("PASS all %d actors reached model version %d within %.1f s, Prometheus scrape "
+             "interval included (actors report %s)", ACTORS, target,
+             time.monotonic() - fixed_at, versions)
 
 
 def _stored_games(container: str) -> int:
@@ -229,18 +235,31 @@ def check_actor_kill_loses_nothing() -> None:
              hostname, acknowledged, stored)
 
 
+RESUMED = re.compile(r"resumed from model version (\d+) at step (\d+)")
+
+
 def check_trainer_resumes(store: S3ModelStore) -> None:
+    """A SIGKILLed trainer, started again, resumes from a checkpoint at least as new as the
+    newest complete version before the kill (a kill between a version's metadata and the
+    `latest` pointer leaves that newer version, which is the right one), at its step."""
     trainer = containers("trainer")[0]
+    resumes_before = len(RESUMED.findall(logs(trainer)))
+    newest_before = store.versions()[-1]
     sh("docker", "kill", trainer)
-    time.sleep(1.0)
-    latest = store.pointer("latest")
-    assert latest is not None
-    step = store.info(latest).step
     sh("docker", "start", trainer)
-    expected = f"resumed from model version {latest} at step {step}"
-    wait_for(f"the restarted trainer to log {expected!r}",
-             lambda: expected in logs(trainer), timeout=180)
-    log.info("PASS restarted trainer %s", expected)
+
+    def resumed() -> tuple[int, int] | None:
+        found = RESUMED.findall(logs(trainer))
+        return tuple(map(int, found[-1])) if len(found) > resumes_before else None
+
+    version, step = wait_for("the restarted trainer to log 'resumed from model version'",
+                             resumed, timeout=180)
+    if version < newest_before or store.info(version).step != step:
+        raise CheckFailedError(f"the trainer resumed from version {version} at step {step}; "
+                               f"version {newest_before} existed before the kill, and version "
+                               f"{version} holds step {store.info(version).step}")
+    log.info("PASS restarted trainer resumed from model version %d at step %d (newest before "
+             "the kill: %d)", version, step, newest_before)
 
 
 def check_down_leaves_nothing() -> None:
@@ -261,7 +280,7 @@ def main() -> int:
     check_models_published(store)
     check_targets_up()
     check_dashboard_series()
-    check_actors_on_newest(store)
+    check_actors_reach_latest(store)
     check_nothing_restarted()
     check_actor_kill_loses_nothing()
     check_trainer_resumes(store)
