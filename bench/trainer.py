@@ -28,6 +28,7 @@ from cartridge.config import load_settings
 from cartridge.games import get_game
 from cartridge.network import build_network
 from cartridge.replay.sqlite import SqliteReplayStore
+from cartridge.threads import thread_count
 from tests.trainer.helpers import fill_replay  # the synthetic games the trainer tests use
 from trainer.batches import ReplaySampler
 from trainer.optimise import AdamImplementation, make_optimizer, train_step
@@ -47,6 +48,7 @@ def run() -> dict:
     cfg, network = settings.training, settings.network.for_game(ENV)
     game = get_game(ENV)
     device = torch.device("cpu")
+    torch.set_num_threads(thread_count(cfg.threads, "[training] threads", "PyTorch intra-op pool"))
     torch.manual_seed(0)
     model = build_network(game, network).to(device).train()
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)

@@ -305,6 +305,7 @@ def exported_metric_names() -> set[str]:
     actor, trainer = ActorMetrics("game"), TrainerMetrics("game")
     actor.observe_writer(_IdleWriter())
     trainer.observe_replay(ReplayStats(positions=0, games=0, total_positions=0))
+    trainer.watch_ratio_gate(lambda: 0.0)
     return {sample.name
             for registry in (actor.registry, trainer.registry)
             for family in registry.collect()

@@ -80,3 +80,23 @@ def test_every_required_variable_carries_the_same_message() -> None:
     assert {var for _, var, _ in found} == set(SECRETS)
     wrong = [item for item in found if item[2] != REQUIRED_MESSAGE]
     assert not wrong, f"required variables with another message: {wrong}"
+
+
+def test_actors_and_trainer_get_cpu_limits_and_no_thread_variables(tmp_path: Path) -> None:
+    """Their thread pools follow the CPU limit (cgroup quota) inside the container, so no
+    thread count is set by hand; ACTOR_CPUS / TRAINER_CPUS change the limits."""
+    result = config(tmp_path, "--profile", "k8s", env=SECRETS)
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)["services"]
+    assert float(rendered["actor"]["cpus"]) == 1.0
+    assert float(rendered["trainer"]["cpus"]) == 2.0
+    for name in ("actor", "trainer"):
+        env = rendered[name]["environment"]
+        # Passed through from .env only when a user sets one (x-tuning); none has a value.
+        assert not [k for k, v in env.items()
+                    if (k.endswith("_THREADS") or k.startswith("OMP_")) and v is not None]
+    result = config(tmp_path, "--profile", "k8s",
+                    env={**SECRETS, "ACTOR_CPUS": "0.5", "TRAINER_CPUS": "6"})
+    rendered = yaml.safe_load(result.stdout)["services"]
+    assert float(rendered["actor"]["cpus"]) == 0.5
+    assert float(rendered["trainer"]["cpus"]) == 6.0

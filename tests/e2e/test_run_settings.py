@@ -21,6 +21,7 @@ from cartridge.cli.machine_split import split_machine
 from cartridge.cli.run import StrengthCheck, Supervisor, check_strength
 from cartridge.config.settings import Settings, load_settings
 from cartridge.modelstore.filesystem import FilesystemModelStore
+from cartridge.threads import cpu_budget
 from tests.actor.helpers import REPO, publish, tiny_onnx
 
 
@@ -34,7 +35,7 @@ def test_auto_split_sets_each_childs_threads_and_runs_backfill_at_idle_priority(
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
     env.update({"CARTRIDGE_RUN_ACTORS": "0", "CARTRIDGE_RUN_STRENGTH_INTERVAL": "0",
                 "CARTRIDGE_MCTS_NUM_SIMULATIONS": "4", "CARTRIDGE_TRAINING_DEVICE": "cpu"})
-    expected = split_machine(len(os.sched_getaffinity(0)), actors=0, training_threads=0,
+    expected = split_machine(cpu_budget().cpus, actors=0, training_threads=0,
                              inference_threads=0)
     process = subprocess.Popen(
         [sys.executable, "-m", "cartridge.cli.main", "run", "--config",
@@ -48,7 +49,10 @@ def test_auto_split_sets_each_childs_threads_and_runs_backfill_at_idle_priority(
 
     try:
         deadline = time.monotonic() + 120
-        actor_logs = [f"actor-{i}.log" for i in range(len(expected.actors))]
+        # A backfill actor may not get a CPU on a busy machine (that is its point): its
+        # priority is checked, its log line is not waited for.
+        actor_logs = [f"actor-{i}.log" for i, plan in enumerate(expected.actors)
+                      if not plan.backfill]
         while not (logged("trainer.log", "PyTorch intra-op pool") and
                    all(logged(name, "ONNX Runtime intra-op pool") for name in actor_logs)):
             assert process.poll() is None, "cartridge run exited"
@@ -58,8 +62,9 @@ def test_auto_split_sets_each_childs_threads_and_runs_backfill_at_idle_priority(
         assert logged("trainer.log", f"PyTorch intra-op pool: {expected.trainer_threads} "
                                      f"threads ([training] threads = {expected.trainer_threads})")
         for i, (plan, actor) in enumerate(zip(expected.actors, run["actors"], strict=True)):
-            assert logged(f"actor-{i}.log", f"ONNX Runtime intra-op pool: {plan.threads} "
-                                            f"threads ([inference] intra_op_threads = ")
+            if not plan.backfill:
+                assert logged(f"actor-{i}.log", f"ONNX Runtime intra-op pool: {plan.threads} "
+                                                f"threads ([inference] intra_op_threads = ")
             policy = os.sched_getscheduler(actor["pid"])
             assert policy == (os.SCHED_IDLE if plan.backfill else os.SCHED_OTHER), (i, plan)
         assert any(plan.backfill for plan in expected.actors)

@@ -7,7 +7,8 @@
     3. every actor reaches the model version that was `latest` at one moment (lag reported)
     4. killing an actor (SIGKILL) loses no game the replay store acknowledged to it
     5. a killed and restarted trainer resumes from its last checkpoint step
-    6. `docker compose down` leaves nothing running
+    6. each actor and the trainer sized its thread pool to its compose CPU limit
+    7. `docker compose down` leaves nothing running
 
 The S3 endpoint is the moto stand-in for MinIO, PostgreSQL the Debian stand-in
 (tests/stack/standins/README.md). Environment: E2E_PROJECT_DIR (the checkout the
@@ -262,6 +263,28 @@ def check_trainer_resumes(store: S3ModelStore) -> None:
              "the kill: %d)", version, step, newest_before)
 
 
+def check_threads_follow_cpu_limits() -> None:
+    """ACTOR_CPUS / TRAINER_CPUS become cgroup CPU quotas; the services read them and log
+    the pool sizes they chose (no thread setting reaches them)."""
+    expected = {"actor": ("ONNX Runtime intra-op pool", float(ENV.get("ACTOR_CPUS", "1"))),
+                "trainer": ("PyTorch intra-op pool", float(ENV.get("TRAINER_CPUS", "2")))}
+    for service, (pool, cpus) in expected.items():
+        for container in containers(service):
+            text = logs(container)
+            match = re.search(rf"{pool}: (\d+) threads \((.*)\)", text)
+            if not match:
+                raise CheckFailedError(f"{service} {container} logged no {pool!r} line")
+            threads, reason = int(match.group(1)), match.group(2)
+            # The quota caps the budget unless the machine has fewer CPUs than the limit.
+            want = max(1, int(min(cpus, os.cpu_count() or 1)))
+            if threads != want or (cpus < (os.cpu_count() or 1) and "cgroup CPU quota"
+                                   not in reason):
+                raise CheckFailedError(f"{service} {container}: {threads} threads ({reason}); "
+                                       f"its CPU limit is {cpus:g}")
+            log.info("PASS %s %s: %s %d threads (%s)", service, container[:12], pool, threads,
+                     reason)
+
+
 def check_down_leaves_nothing() -> None:
     # Plain `docker compose down`: .env's COMPOSE_PROFILES=k8s covers the actors and trainer.
     sh("docker", "compose", "down", "--timeout", "20")
@@ -283,6 +306,7 @@ def main() -> int:
     check_actors_reach_latest(store)
     check_nothing_restarted()
     check_actor_kill_loses_nothing()
+    check_threads_follow_cpu_limits()
     check_trainer_resumes(store)
     check_down_leaves_nothing()
     return 0

@@ -272,5 +272,5 @@ def _report(inputs: TrainerInputs, meter: _Meter, step: int, lr: float,
         total_loss=policy_loss + value_loss, policy_loss=policy_loss, value_loss=value_loss,
         learning_rate=lr, samples_per_s=rate, model_version=version,
         replay_positions=replay_stats.positions, ratio_wait_share=waiting,
-        timestamp=time.time(),
+        ratio_wait_s=ratio_waited_s, timestamp=time.time(),
     ))
