@@ -34,10 +34,8 @@ def stop_run(path: Path, *, kill: bool, timeout: float) -> str:
     if kill:
         return _kill(run, supervisor, record, timeout)
     try:
-        delivered = supervisor.signal(signal.SIGTERM)
-    except PermissionError:
-        delivered = False
-    if not delivered:
+        supervisor.signal(signal.SIGTERM)
+    except PermissionError:  # another user's process: the file asks it instead
         run.stop.touch()  # the supervisor checks for it on every tick
         log.info("could not signal pid %d: left %s for the supervisor", supervisor.pid, run.stop)
     if not supervisor.wait_gone(timeout):
@@ -53,7 +51,11 @@ def _kill(run: RunDir, supervisor: ProcessRef, record: dict, timeout: float) -> 
     (nothing checkpointed since the last publish) and `cartridge run` resumes it."""
     children = record.get("children") if isinstance(record.get("children"), dict) else {}
     refs = [supervisor, *filter(None, (ProcessRef.from_json(c) for c in children.values()))]
-    killed = [ref.pid for ref in refs if ref.signal(signal.SIGKILL)]
+    try:
+        killed = [ref.pid for ref in refs if ref.signal(signal.SIGKILL)]
+    except PermissionError as err:
+        raise StopError(f"run {run.path}: not allowed to kill its processes ({err.strerror}); "
+                        "run `cartridge runs stop --kill` as the user that started it") from None
     gone = all(ref.wait_gone(timeout) for ref in refs)
     if not gone:
         raise StopError(f"run {run.path}: some of pids {killed} survived SIGKILL")
