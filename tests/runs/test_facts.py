@@ -78,3 +78,23 @@ def test_the_trainer_takes_the_run_facts_from_meta_json_else_its_own(tmp_path: P
     assert from_run["command"] == "cartridge run --run-dir x"
     assert from_run["started_at"] == "then"
     assert from_run["settings"] == own["settings"]
+
+
+def test_facts_name_torch_without_importing_it(tmp_path: Path) -> None:
+    # The supervisor never loads torch (hundreds of MB): versions come from package metadata.
+    code = f"""
+import sys
+from pathlib import Path
+import cartridge.cli.run, cartridge.cli.runs
+from cartridge.config.settings import load_settings
+from cartridge.runs.facts import start_facts
+settings = load_settings(Path({str(REPO / "config.toml")!r}), environ={{}})
+entry = start_facts(settings, Path("c.toml"))
+print(entry["torch"], any(m == "torch" or m.startswith("torch.") for m in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    import torch
+
+    assert result.stdout.split() == [torch.__version__, "False"]
