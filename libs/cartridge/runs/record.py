@@ -48,8 +48,8 @@ class RunRecord:
 
     @classmethod
     def open(cls, settings: Settings, config_path: Path, *, stop_timeout: float) -> RunRecord:
-        """Claim and record a start. RunBusyError, facts.RunDirMismatchError or OSError
-        (naming the path) leave the directory as it was."""
+        """Claim and record a start. RunBusyError and facts.RunDirMismatchError leave
+        the directory as it was; an OSError names the path it could not write."""
         run = RunDir(settings.common.data_dir.resolve())
         run.path.mkdir(parents=True, exist_ok=True)
         lock = _claim(run)
