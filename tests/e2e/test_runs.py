@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from cartridge.config.settings import load_settings
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from tests.actor.helpers import REPO, wait_for
 from tests.e2e.test_embedded_run import TINY
@@ -104,6 +105,11 @@ def test_two_runs_listed_stopped_killed_and_resumed(tmp_path: Path) -> None:
         assert "stopped (exit codes: trainer 0, actor 0 0)" in a_out.read_text()
         assert read(a_dir / "status.json")["state"] == "stopped"
         assert not (a_dir / "pid").exists()
+
+        # ---- the recorded config.toml reproduces a's settings ---------------------------
+        used = load_settings(REPO / "config.toml", {"common": {"data_dir": a_dir.resolve()}},
+                             environ=SMALL)
+        assert load_settings(a_dir / "config.toml", environ={}) == used
 
         # ---- what a's models carry, and what retention left ---------------------------
         latest = a_store.latest()
