@@ -116,6 +116,9 @@ def test_two_runs_listed_stopped_killed_and_resumed(tmp_path: Path) -> None:
         assert latest is not None and latest.run is not None
         start = read(a_dir / "meta.json")["starts"][-1]
         assert {k: latest.run[k] for k in start} == start
+        assert latest.run["trainer"]["device"] == "cpu"  # what it chose: seed and device
+        assert f"seed {latest.run['trainer']['seed']}," in (a_dir / "logs" / "trainer.log")\
+            .read_text()
         assert latest.run["settings"]["common"]["data_dir"] == str(a_dir.resolve())
         assert a_store.versions() == [latest.version - 1, latest.version]
 

@@ -137,7 +137,10 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
                            wait=stop.wait, wait_interval=cfg.wait_interval)
     metrics.watch_ratio_gate(limiter.waited_s)
     # Uploads run in the publisher's thread, retried through store outages, in order.
-    publisher = ModelPublisher(metrics.timed_publishing(inputs.models), run=inputs.run_facts,
+    # The run's configured facts, plus the seed and device this trainer actually chose.
+    run_facts = None if inputs.run_facts is None else {
+        **inputs.run_facts, "trainer": {"seed": seed, "device": str(device)}}
+    publisher = ModelPublisher(metrics.timed_publishing(inputs.models), run=run_facts,
                                retention=inputs.retention)
     meter = _Meter()
     lr = cfg.lr
