@@ -147,4 +147,11 @@ def _stop_leftovers(run: RunDir, timeout: float) -> None:
     children = record.get("children")
     refs = {name: ProcessRef.from_json(data)
             for name, data in (children.items() if isinstance(children, dict) else [])}
-    stop_processes({name: ref for name, ref in refs.items() if ref is not None}, timeout)
+    live = {name: ref for name, ref in refs.items() if ref is not None}
+    try:
+        stop_processes(live, timeout)
+    except PermissionError:
+        still = ", ".join(f"{name} pid {ref.pid}" for name, ref in live.items() if ref.alive())
+        raise RunBusyError(
+            f"run directory {run.path}: processes of its last run are still running and "
+            f"may not be signalled by this user ({still}); stop them first") from None
