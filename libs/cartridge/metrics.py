@@ -269,9 +269,9 @@ class _TimedPublishStore(ModelStore):
         self._duration = duration
 
     def publish(self, onnx: bytes, checkpoint: bytes, *, step: int,
-                network: dict[str, Any]) -> ModelInfo:
+                network: dict[str, Any], run: dict[str, Any] | None = None) -> ModelInfo:
         with self._duration.time():
-            return self.inner.publish(onnx, checkpoint, step=step, network=network)
+            return self.inner.publish(onnx, checkpoint, step=step, network=network, run=run)
 
     def pointer(self, name: Pointer = "latest") -> int | None:
         return self.inner.pointer(name)
@@ -290,6 +290,9 @@ class _TimedPublishStore(ModelStore):
 
     def promote(self, version: int) -> None:
         self.inner.promote(version)
+
+    def delete(self, version: int) -> None:
+        self.inner.delete(version)
 
     def __repr__(self) -> str:
         return repr(self.inner)

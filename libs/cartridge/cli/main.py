@@ -19,6 +19,7 @@ COMMANDS = {
     "move": ("cartridge.cli.move", "the agent's move (and value, visits) for positions"),
     "models": ("cartridge.cli.models", "model store: list versions, pointers, download, promote"),
     "run": ("cartridge.cli.run", "train locally: a trainer and actors on ./data, live progress"),
+    "runs": ("cartridge.cli.runs", "local runs: list them with their state, stop one"),
 }
 
 

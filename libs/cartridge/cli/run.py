@@ -19,6 +19,10 @@ A child that dies on its own is named with its exit code and the end of its log,
 the others are stopped, and `cartridge run` exits 1. It does not restart it: a
 crash loop would hide the error, and running again resumes where it stopped.
 A trainer that reaches [training] steps exits 0; then everything stops, exit 0.
+
+The data_dir is the run directory (`--run-dir`): the supervisor records the run in it
+(config.toml, meta.json, status.json, pid; see cartridge.runs) so `cartridge runs list`
+and `cartridge runs stop` find it, and refuses a directory another live supervisor owns.
 """
 
 from __future__ import annotations
@@ -42,6 +46,8 @@ from typing import IO, Any
 from cartridge.cli.machine_split import split_machine
 from cartridge.config.entry import apply_log_level
 from cartridge.config.settings import Settings, SettingsError, default_config_path, load_settings
+from cartridge.runs.facts import RunDirMismatchError
+from cartridge.runs.record import FinalState, RunBusyError, RunRecord
 from cartridge.threads import cpu_budget
 
 log = logging.getLogger("cartridge.run")
@@ -57,6 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path,
                         help="config file (default: $CARTRIDGE_CONFIG or ./config.toml)")
     parser.add_argument("--data-dir", type=Path, help="[common] data_dir")
+    parser.add_argument("--run-dir", type=Path,
+                        help="run directory: the run's data and record (default: [common] "
+                             "data_dir; sets it)")
     parser.add_argument("--actors", type=int, help="[run] actors: actor processes, 0 = auto")
     parser.add_argument("--strength-interval", type=float,
                         help="[run] strength_interval: seconds between checks, 0 = off")
@@ -64,18 +73,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = args.config or default_config_path()
+    if args.run_dir and args.data_dir and args.run_dir.resolve() != args.data_dir.resolve():
+        log.error("--run-dir %s and --data-dir %s differ: the run directory is the data "
+                  "directory, give one of them", args.run_dir, args.data_dir)
+        return 2
     try:
         settings = load_settings(config, {
-            "common": {"env_id": args.env, "data_dir": args.data_dir},
+            "common": {"env_id": args.env, "data_dir": args.run_dir or args.data_dir},
             "run": {"actors": args.actors, "strength_interval": args.strength_interval},
         })
     except SettingsError as err:
         log.error("%s", err)
         return 2
     apply_log_level(settings)
+    # Absolute, so the recorded config.toml reproduces the run from any folder.
+    settings = settings.model_copy(update={"common": settings.common.model_copy(
+        update={"data_dir": settings.common.data_dir.resolve()})})
     stop = threading.Event()
     _install_stop_handlers(stop)
-    return Supervisor(settings, Path(config).resolve(), stop).run()
+    supervisor = Supervisor(settings, Path(config).resolve(), stop)
+    try:
+        record = RunRecord.open(settings, Path(config).resolve(), stop_timeout=STOP_TIMEOUT)
+    except (RunBusyError, RunDirMismatchError, OSError) as err:
+        log.error("%s", err)
+        return 2
+    return supervisor.run(record)
 
 
 @dataclass
@@ -184,26 +206,38 @@ class Supervisor:
     def children(self) -> list[Child]:
         return [self.trainer, *self.actors]
 
-    def run(self) -> int:
+    def run(self, record: RunRecord | None = None) -> int:
+        """Start the children and watch them; `record` (the run directory's) is told
+        every tick and, at the end, the run's final state."""
         log.info("cartridge run: %s, 1 trainer + %d actors, data in %s (logs in %s); "
                  "Ctrl-C stops", self.env_id, len(self.actors), self.data_dir,
                  self.data_dir / "logs")
         log.info("thread budget: %s", self.split.describe())
+        state: FinalState = "failed"
         try:
             for child in self.children:
                 child.start()
             self._write_run_file()
-            return self._watch()
+            if record is not None:
+                record.children_started({c.name: c.pid for c in self.children if c.pid},
+                                        self.actor_ids)
+            code = self._watch(record)
+            state = "stopped" if self.stop.is_set() else "completed" if code == 0 else "failed"
+            return code
         finally:
             self._stop_children()
             for child in self.children:
                 child.close()
             (self.data_dir / "run.json").unlink(missing_ok=True)
+            if record is not None:
+                record.end(state)
 
-    def _watch(self) -> int:
+    def _watch(self, record: RunRecord | None = None) -> int:
         next_progress = time.monotonic() + PROGRESS_INTERVAL
         started = time.monotonic()
         while not self.stop.wait(_TICK):
+            if record is not None:
+                record.tick(self.stop)
             for child in self.children:
                 code = child.exit_code()
                 if code is None:

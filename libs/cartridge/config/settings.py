@@ -152,6 +152,10 @@ class StorageSettings(Section):
     postgres_password: SecretStr = SecretStr("")
     model_backend: Literal["filesystem", "s3"] = "filesystem"
     model_dir: Path = Path("models")
+    # Retention (modelstore/retention.py): newest versions kept, 0 = keep every version;
+    # every N-th version kept as a thinned history, 0 = none.
+    model_keep_last: int = Field(default=20, ge=0)
+    model_keep_every: int = Field(default=50, ge=0)
     # S3 / MinIO model store (model_backend = "s3").
     s3_endpoint: str = "localhost:9000"
     s3_bucket: str = Field(default="cartridge", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from cartridge.games.base import Game
 from cartridge.metrics import TrainerMetrics, serve_metrics
 from cartridge.modelstore.base import CorruptModelError, ModelStore
 from cartridge.modelstore.publisher import ModelPublisher
+from cartridge.modelstore.retention import RetentionPolicy
 from cartridge.network import build_network, export_onnx
 from cartridge.replay.base import ReplayStore
 from cartridge.threads import thread_count
@@ -62,6 +64,8 @@ class TrainerInputs:
     replay_where: str  # where the buffer is, for messages
     models: ModelStore
     stats_path: Path
+    retention: RetentionPolicy | None = None  # None = keep every version
+    run_facts: dict[str, Any] | None = None  # what produced the models, in their metadata
 
 
 def train(inputs: TrainerInputs, stop: threading.Event) -> int:
@@ -133,7 +137,11 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
                            wait=stop.wait, wait_interval=cfg.wait_interval)
     metrics.watch_ratio_gate(limiter.waited_s)
     # Uploads run in the publisher's thread, retried through store outages, in order.
-    publisher = ModelPublisher(metrics.timed_publishing(inputs.models))
+    # The run's configured facts, plus the seed and device this trainer actually chose.
+    run_facts = None if inputs.run_facts is None else {
+        **inputs.run_facts, "trainer": {"seed": seed, "device": str(device)}}
+    publisher = ModelPublisher(metrics.timed_publishing(inputs.models), run=run_facts,
+                               retention=inputs.retention)
     meter = _Meter()
     lr = cfg.lr
 
