@@ -143,6 +143,17 @@ class RunSettings(Section):
     strength_games: int = Field(default=20, ge=2, le=1000)
 
 
+class WebSettings(Section):
+    """`python -m web`: the play page and its API."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)  # 0 = any free port
+    search_threads: int = Field(default=2, ge=1, le=64)
+    max_queued: int = Field(default=8, ge=0, le=4096)
+    max_simulations: int = Field(default=1600, ge=1, le=100_000)
+    model_cache: int = Field(default=4, ge=1, le=64)
+
+
 class StorageSettings(Section):
     replay_backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("replay.db")
@@ -189,6 +200,7 @@ class Settings(BaseSettings):
     replay: ReplaySettings
     storage: StorageSettings
     run: RunSettings = RunSettings()
+    web: WebSettings = WebSettings()
 
     def data_path(self, path: Path) -> Path:
         """Relative paths in [storage] and [training] live under [common] data_dir."""
