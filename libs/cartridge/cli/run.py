@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from cartridge.atomic import write_json_atomic
 from cartridge.cli.machine_split import split_machine
 from cartridge.config.entry import apply_log_level
 from cartridge.config.settings import Settings, SettingsError, default_config_path, load_settings
@@ -199,12 +200,18 @@ class Supervisor:
             for i, (actor_id, plan) in enumerate(zip(self.actor_ids, self.split.actors,
                                                      strict=True))
         ]
+        self.web_url_file = self.data_dir / "web.url"
+        self.web = Child("web", [python, "-m", "web", "--config", str(config),
+                                 "--url-file", str(self.web_url_file)],
+                         logs / "web.log", {**env, "CARTRIDGE_INFERENCE_SPINNING": "off"}) \
+            if settings.run.web else None
+        self._web_announced = self._web_gone = False
         self.strength = StrengthCheck(settings, self.data_dir) \
             if settings.run.strength_interval > 0 else None
 
     @property
     def children(self) -> list[Child]:
-        return [self.trainer, *self.actors]
+        return [self.trainer, *self.actors, *([self.web] if self.web else [])]
 
     def run(self, record: RunRecord | None = None) -> int:
         """Start the children and watch them; `record` (the run directory's) is told
@@ -214,6 +221,7 @@ class Supervisor:
                  self.data_dir / "logs")
         log.info("thread budget: %s", self.split.describe())
         state: FinalState = "failed"
+        self.web_url_file.unlink(missing_ok=True)  # a stale URL from an earlier run
         try:
             for child in self.children:
                 child.start()
@@ -242,6 +250,13 @@ class Supervisor:
                 code = child.exit_code()
                 if code is None:
                     continue
+                if child is self.web:  # the page is a convenience: training goes on
+                    if not self._web_gone:
+                        log.error("the web service (pid %s) exited with code %s; training goes "
+                                  "on without it. Last lines of %s:\n%s", child.pid, code,
+                                  child.log_path, child.log_tail())
+                        self._web_gone = True
+                    continue
                 if child is self.trainer and code == 0:
                     log.info("the trainer finished [training] steps; stopping the actors")
                     return 0
@@ -249,14 +264,23 @@ class Supervisor:
                           "Last lines of %s:\n%s", child.name, child.pid, code,
                           child.log_path, child.log_tail())
                 return 1
+            self._announce_web()
             now = time.monotonic()
             if now >= next_progress:
                 log.info("%s", self.progress_line(now - started))
                 next_progress = now + PROGRESS_INTERVAL
             if self.strength is not None:
                 self.strength.maybe_start()
-        log.info("stopping: SIGTERM to the trainer and %d actors", len(self.actors))
+        log.info("stopping: SIGTERM to the trainer, %d actors%s", len(self.actors),
+                 " and the web service" if self.web else "")
         return 0
+
+    def _announce_web(self) -> None:
+        """Print the page's URL once the web service has bound its port."""
+        if self.web is None or self._web_announced or not self.web_url_file.exists():
+            return
+        self._web_announced = True
+        log.info("web: play the model at %s", self.web_url_file.read_text().strip())
 
     def progress_line(self, elapsed: float) -> str:
         parts = [f"{elapsed / 60:4.1f} min"]
@@ -284,7 +308,7 @@ class Supervisor:
         data = {"pid": os.getpid(), "trainer_pid": self.trainer.pid,
                 "actors": [{"actor_id": a, "pid": c.pid}
                            for a, c in zip(self.actor_ids, self.actors, strict=True)]}
-        _write_json(self.data_dir / "run.json", data)
+        write_json_atomic(self.data_dir / "run.json", data)
 
     def _stop_children(self) -> None:
         for child in self.children:
@@ -380,11 +404,3 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data))
-    os.replace(temporary, path)
-

@@ -141,6 +141,7 @@ class RunSettings(Section):
     actors: int = Field(default=0, ge=0, le=256)  # 0 = fit the machine
     strength_interval: float = Field(default=60.0, ge=0)  # seconds; 0 = off
     strength_games: int = Field(default=20, ge=2, le=1000)
+    web: bool = True  # start the web service ([web] host, port) beside the loop
 
 
 class WebSettings(Section):

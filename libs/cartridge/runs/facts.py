@@ -18,8 +18,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cartridge.atomic import write_json_atomic as write_json
 from cartridge.config.settings import Settings
-from cartridge.runs.layout import RunDir, read_json, write_json
+from cartridge.runs.layout import RunDir, read_json
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,11 @@ import time
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from cartridge.atomic import write_json_atomic as write_json
+from cartridge.atomic import write_text_atomic as write_atomic
 from cartridge.config.settings import Settings
 from cartridge.runs import facts
-from cartridge.runs.layout import RunDir, read_json, write_atomic, write_json
+from cartridge.runs.layout import RunDir, read_json
 from cartridge.runs.processes import ProcessRef, stop_processes
 from cartridge.runs.resolved import resolved_toml
 

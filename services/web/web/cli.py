@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
+import signal
+import socket
 from pathlib import Path
 from typing import Any
 
+from cartridge.atomic import write_text_atomic
 from cartridge.config.entry import EXIT_CONFIG, configure_logging, settings_from_flags
 
 log = logging.getLogger("web")
@@ -23,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="config file (default: $CARTRIDGE_CONFIG or ./config.toml)")
     parser.add_argument("--host", help="[web] host: address to serve on")
     parser.add_argument("--port", type=int, help="[web] port (0 = any free port)")
+    parser.add_argument("--url-file", type=Path,
+                        help="write the page's URL here once the port is bound (for "
+                             "`cartridge run`, which prints it)")
     return parser
 
 
@@ -31,7 +36,9 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = settings_from_flags(build_parser(), argv, overrides_from_args)
+    parser = build_parser()
+    settings = settings_from_flags(parser, argv, overrides_from_args)
+    url_file = parser.parse_args(argv).url_file
     configure_logging(settings.common.log_level)
     import uvicorn
 
@@ -45,13 +52,25 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s", err)
         return EXIT_CONFIG
     web = settings.web
-    log.info("play page: http://%s:%d/ (API docs at /docs)", web.host, web.port)
+    try:
+        # Bound here, not by uvicorn, so the real port (also for port 0) is known first.
+        listener = socket.create_server((web.host, web.port), reuse_port=False)
+    except OSError as err:
+        log.error("cannot serve on %s:%d ([web] host, port): %s", web.host, web.port, err)
+        return EXIT_CONFIG
+    url = f"http://{web.host}:{listener.getsockname()[1]}/"
+    log.info("play page: %s (API docs at %sdocs)", url, url)
+    if url_file is not None:
+        write_text_atomic(url_file, url + "\n")
     server = uvicorn.Server(uvicorn.Config(
-        create_app(resources), host=web.host, port=web.port,
-        log_level=settings.common.log_level.lower(), access_log=False, log_config=None))
-    server.run()
+        create_app(resources), log_level=settings.common.log_level.lower(),
+        access_log=False, log_config=None))
+    # uvicorn stops gracefully on SIGTERM/SIGINT, then raises the signal again for the
+    # handlers it found: these make that a no-op, so a requested stop exits 0 like the
+    # other services.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: None)
+    server.run(sockets=[listener])
+    log.info("stopped")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())
