@@ -71,7 +71,7 @@ engine_start
 if [[ ${E2E_COLD:-0} == 1 ]]; then
     log "cold run: dropping the cached base image, stand-ins and wheelhouses"
     podman rmi -f "$BASE_IMAGE_LOCAL" localhost/cartridge-standin-{postgres,s3,prometheus,grafana} \
-        "localhost/$PROJECT-actor" "localhost/$PROJECT-trainer" >/dev/null 2>&1 || true
+        "localhost/$PROJECT-actor" "localhost/$PROJECT-trainer" "localhost/$PROJECT-web" >/dev/null 2>&1 || true
     podman image prune --all --force >/dev/null 2>&1 || true
     find "$WHEELHOUSE" -name '*.whl' -delete
     rm -rf "$STANDIN_WHEELS" "$WHEELHOUSE/.stamp"
@@ -79,12 +79,12 @@ fi
 
 # ---- 2. base image, wheelhouses, stand-ins ----------------------------------------------
 build_base_image
-stamp=$(sha256sum requirements/trainer.txt | cut -c1-16)
+stamp=$(cat requirements/trainer.txt requirements/web.txt | sha256sum | cut -c1-16)
 if [[ $(cat "$WHEELHOUSE/.stamp" 2>/dev/null) != "$stamp" ]]; then
     log "downloading the pinned wheels into requirements/wheelhouse"
     # --no-deps: the lock is complete, and pip must not swap the CPU torch for CUDA wheels.
     "$VENV_PY" -m pip download -q --no-deps --only-binary=:all: \
-        -r requirements/trainer.txt -d "$WHEELHOUSE" 2>&1 | grep -v '^WARNING: Location' || true
+        -r requirements/trainer.txt -r requirements/web.txt -d "$WHEELHOUSE" 2>&1 | grep -v '^WARNING: Location' || true
     echo "$stamp" >"$WHEELHOUSE/.stamp"
 fi
 if [[ ! -f $STANDIN_WHEELS/.done ]]; then
@@ -118,6 +118,7 @@ BASE_IMAGE=$BASE_IMAGE_LOCAL
 PIP_OPTIONS=--no-index --find-links /requirements/wheelhouse
 ACTOR_IMAGE=localhost/$PROJECT-actor:latest
 TRAINER_IMAGE=localhost/$PROJECT-trainer:latest
+WEB_IMAGE=localhost/$PROJECT-web:latest
 POSTGRES_IMAGE=localhost/cartridge-standin-postgres
 MINIO_IMAGE=localhost/cartridge-standin-s3
 PROMETHEUS_IMAGE=localhost/cartridge-standin-prometheus
@@ -126,11 +127,11 @@ MINIO_PORT=${E2E_MINIO_PORT:-19000}
 MINIO_CONSOLE_PORT=${E2E_MINIO_CONSOLE_PORT:-19001}
 PROMETHEUS_PORT=${E2E_PROMETHEUS_PORT:-19090}
 GRAFANA_PORT=${E2E_GRAFANA_PORT:-13000}
+WEB_PORT=${E2E_WEB_PORT:-18000}
 # Small and fast: tic-tac-toe, few simulations, frequent checkpoints.
 CARTRIDGE_COMMON_ENV_ID=tictactoe
 CARTRIDGE_MCTS_NUM_SIMULATIONS=16
 CARTRIDGE_ACTOR_CONCURRENT_GAMES=16
-CARTRIDGE_INFERENCE_INTRA_OP_THREADS=1
 CARTRIDGE_TRAINING_BATCH_SIZE=64
 CARTRIDGE_TRAINING_CHECKPOINT_INTERVAL=20
 CARTRIDGE_TRAINING_MIN_POSITIONS=200

@@ -41,8 +41,8 @@ def config(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("profile,expected", [
-    ("k8s", {"actor", "trainer"}),
-    ("orchestrator", {"orchestrator"}),
+    ("k8s", {"actor", "trainer", "web"}),
+    ("orchestrator", {"orchestrator", "web"}),
 ])
 def test_profiles_resolve(tmp_path: Path, profile: str, expected: set[str]) -> None:
     result = config(tmp_path, "--profile", profile, env=SECRETS)

@@ -235,3 +235,17 @@ def test_cartridge_containers_get_cpu_limits_and_no_thread_settings() -> None:
             assert float(str(container["resources"]["limits"]["cpu"]).rstrip("m")) > 0
             names = {e["name"] for e in container.get("env", [])}
             assert not {n for n in names if n.endswith("_THREADS") or n.startswith("OMP_")}
+
+
+def test_web_runs_two_stateless_replicas_behind_a_service() -> None:
+    for overlay in OVERLAYS:
+        objects = render(str(K8S / "overlays" / overlay))
+        web = named(objects, "Deployment", "web")
+        assert web["spec"]["replicas"] == 2
+        (container,) = pod_spec(web)["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+        service = named(objects, "Service", "web")
+        assert service["spec"]["selector"] == web["spec"]["selector"]["matchLabels"]
+        assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
+        annotations = web["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])

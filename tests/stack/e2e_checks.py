@@ -8,7 +8,8 @@
     4. killing an actor (SIGKILL) loses no game the replay store acknowledged to it
     5. a killed and restarted trainer resumes from its last checkpoint step
     6. each actor and the trainer sized its thread pool to its compose CPU limit
-    7. `docker compose down` leaves nothing running
+    7. the web service answers a move with the trained model through its API
+    8. `docker compose down` leaves nothing running
 
 The S3 endpoint is the moto stand-in for MinIO, PostgreSQL the Debian stand-in
 (tests/stack/standins/README.md). Environment: E2E_PROJECT_DIR (the checkout the
@@ -135,14 +136,15 @@ def check_models_published(store: S3ModelStore) -> int:
 def check_targets_up() -> None:
     def up() -> dict[str, int] | None:
         targets = prometheus("/api/v1/targets", state="active")["activeTargets"]
-        count = {"actor": 0, "trainer": 0}
+        count = {"actor": 0, "trainer": 0, "web": 0}
         for target in targets:
             job = target["labels"].get("job")
             if job in count and target["health"] == "up":
                 count[job] += 1
-        return count if count == {"actor": ACTORS, "trainer": 1} else None
+        return count if count == {"actor": ACTORS, "trainer": 1, "web": 1} else None
 
-    counts = wait_for(f"{ACTORS} actor targets and the trainer up in Prometheus", up, timeout=120)
+    counts = wait_for(f"{ACTORS} actor targets, the trainer and the web service up in "
+                      "Prometheus", up, timeout=120)
     log.info("PASS Prometheus targets up: %s", counts)
 
 
@@ -285,6 +287,31 @@ def check_threads_follow_cpu_limits() -> None:
                      reason)
 
 
+def check_web_plays_the_model(store: S3ModelStore) -> None:
+    """A move through the web service's API, from the model store the stack trains into."""
+    url = f"http://127.0.0.1:{ENV['WEB_PORT']}"
+
+    def move() -> dict[str, Any] | None:
+        request = urllib.request.Request(
+            f"{url}/api/move", method="POST", headers={"Content-Type": "application/json"},
+            data=json.dumps({"game": ENV["CARTRIDGE_COMMON_ENV_ID"], "actions": [4],
+                             "simulations": 16}).encode())
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+
+    answer = wait_for("the web service to answer a move", move, timeout=120)
+    if answer["model"]["version"] < 1 or answer["position"]["actions"][:1] != [4]:
+        raise CheckFailedError(f"unexpected answer from the web service: {answer}")
+    with urllib.request.urlopen(f"{url}/api/models/{ENV['CARTRIDGE_COMMON_ENV_ID']}",
+                                timeout=30) as response:
+        listing = json.load(response)
+    if listing["latest"] is None or listing["latest"] > (store.pointer("latest") or 0):
+        raise CheckFailedError(f"the web service lists {listing['latest']} as latest")
+    log.info("PASS the web service played %s with model %s (value %+.3f); it lists %d "
+             "versions", answer["action"], answer["model"]["name"], answer["value"],
+             len(listing["versions"]))
+
+
 def check_down_leaves_nothing() -> None:
     # Plain `docker compose down`: .env's COMPOSE_PROFILES=k8s covers the actors and trainer.
     sh("docker", "compose", "down", "--timeout", "20")
@@ -307,6 +334,7 @@ def main() -> int:
     check_nothing_restarted()
     check_actor_kill_loses_nothing()
     check_threads_follow_cpu_limits()
+    check_web_plays_the_model(store)
     check_trainer_resumes(store)
     check_down_leaves_nothing()
     return 0
