@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import socket
 import time
@@ -90,21 +91,30 @@ def test_trainer_records_steps_losses_and_replay() -> None:
     assert get("cartridge_replay_positions_added_total", {"game": "connect4"}) == 1200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _serve_on_a_free_port(registry) -> tuple[object, int]:
+    """serve_metrics on a port picked free; port 0 means "off" there, so it cannot let the
+    kernel pick: another process may take the port first, then pick again."""
+    for _ in range(20):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        try:
+            return serve_metrics(port, registry, addr="127.0.0.1"), port
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE:
+                raise
+    pytest.fail("no free port for the metrics server in 20 tries")
 
 
 def test_serve_metrics_serves_the_registry() -> None:
     metrics = TrainerMetrics("othello")
     metrics.trained(1, 8)
-    port = _free_port()
-    server = serve_metrics(port, metrics.registry, addr="127.0.0.1")
+    server, port = _serve_on_a_free_port(metrics.registry)
     try:
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
     finally:
         server.shutdown()
+        server.server_close()
     assert b'cartridge_trainer_steps_total{game="othello"} 1.0' in body
 
 
