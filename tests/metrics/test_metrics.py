@@ -7,6 +7,7 @@ import re
 import socket
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from cartridge.metrics import ActorMetrics, TrainerMetrics, exported_metric_name
 from cartridge.modelstore.base import ModelInfo
 from cartridge.replay.base import ReplayStats
 
+CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 _NAME = re.compile(r"^cartridge_(actor|trainer|replay)_[a-z0-9_]+$")
 # Suffixes that name a unit or a Prometheus sample type, not a quantity.
 _UNIT_WORDS = ("milliseconds", "ms", "minutes", "hours", "bytes_kb", "kilobytes")
@@ -124,9 +126,11 @@ def test_port_zero_serves_nothing() -> None:
 
 @pytest.mark.parametrize("section", ["actor", "training"])
 def test_metrics_port_is_a_setting(section: str) -> None:
-    assert getattr(load_settings(environ={}), section).metrics_port == 0
+    # The repository's config.toml, not whatever ./config.toml or $CARTRIDGE_CONFIG names.
+    assert getattr(load_settings(CONFIG, environ={}), section).metrics_port == 0
     variable = f"CARTRIDGE_{section.upper()}_METRICS_PORT"
-    assert getattr(load_settings(environ={variable: "9123"}), section).metrics_port == 9123
+    settings = load_settings(CONFIG, environ={variable: "9123"})
+    assert getattr(settings, section).metrics_port == 9123
 
 
 def test_exported_names_cover_both_services() -> None:
