@@ -13,6 +13,22 @@ import pytest
 from cartridge.games import Game
 
 # ---------------------------------------------------------------------------------------
+# Environment. Every test starts without the developer's CARTRIDGE_* variables (settings,
+# CARTRIDGE_CONFIG), which would otherwise reach load_settings and the processes tests
+# start. CARTRIDGE_TEST_* and CARTRIDGE_BENCH_* configure the tests themselves: kept.
+# ---------------------------------------------------------------------------------------
+
+_KEPT_PREFIXES = ("CARTRIDGE_TEST_", "CARTRIDGE_BENCH_")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("CARTRIDGE_") and not name.startswith(_KEPT_PREFIXES):
+            monkeypatch.delenv(name)
+
+
+# ---------------------------------------------------------------------------------------
 # PostgreSQL (replay buffer). `postgres_url` is an admin URL (may CREATE DATABASE):
 # CARTRIDGE_TEST_POSTGRES_URL if set, else the server on 127.0.0.1:5432 if it answers,
 # else a throwaway server started with initdb + pg_ctl for this session.
