@@ -4,8 +4,9 @@
 
 `make venv` resolves pyproject.toml's ranges into .venv; this walks the installed
 distributions' metadata from the project's requirements (core for the actor, core
-plus the `train` extra for the trainer, core plus `web` for the web service) and writes every distribution reached with
-its exact installed version. The images install exactly these (`pip install -r`).
+plus the `train` extra for the trainer, core plus `web` for the web service) and
+writes every distribution reached with its exact installed version. The images
+install exactly these (`pip install -r`).
 """
 
 from __future__ import annotations
