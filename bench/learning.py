@@ -167,6 +167,7 @@ def _training_run(
 
 def _start_run(env_id: str, data: Path, changes: dict[str, str]) -> subprocess.Popen[bytes]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
+    environ["CARTRIDGE_WEB_PORT"] = "0"  # any free port: never collides with a running page
     log.info("cartridge run --env %s (config.toml defaults%s), data in %s", env_id,
              "".join(f", {k}={v}" for k, v in changes.items()), data)
     return subprocess.Popen(

@@ -40,6 +40,7 @@ TINY = {
     "CARTRIDGE_RUN_ACTORS": "2",
     "CARTRIDGE_RUN_STRENGTH_INTERVAL": "5",
     "CARTRIDGE_RUN_STRENGTH_GAMES": "4",
+    "CARTRIDGE_RUN_WEB": "false",  # tests/web/test_web_process.py runs it with the loop
 }
 
 

@@ -34,6 +34,7 @@ def test_auto_split_sets_each_childs_threads_and_runs_backfill_at_idle_priority(
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
     env.update({"CARTRIDGE_RUN_ACTORS": "0", "CARTRIDGE_RUN_STRENGTH_INTERVAL": "0",
+                "CARTRIDGE_RUN_WEB": "false",
                 "CARTRIDGE_MCTS_NUM_SIMULATIONS": "4", "CARTRIDGE_TRAINING_DEVICE": "cpu"})
     expected = split_machine(cpu_budget().cpus, actors=0, training_threads=0,
                              inference_threads=0)
