@@ -10,6 +10,7 @@ Library code shared by every service, one concept per package or module:
 - replay      the ReplayStore seam: SQLite and PostgreSQL, the actors' ReplayWriter
 - modelstore  the ModelStore seam: filesystem and S3, ModelWatcher, ModelPublisher
 - players     opponents and matches for strength checks (random, one-ply, minimax, MCTS)
+- arena       openings, matches, anchors, Bradley-Terry ratings, the gate, benchmarks
 - metrics     Prometheus metrics of the actor and the trainer
 - config      typed settings: config.toml < CARTRIDGE_<SECTION>_<KEY> < flags
 - cli         the `cartridge` command (check, move, models, run)
