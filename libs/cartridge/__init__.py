@@ -11,6 +11,8 @@ Library code shared by every service, one concept per package or module:
 - modelstore  the ModelStore seam: filesystem and S3, ModelWatcher, ModelPublisher
 - players     opponents and matches for strength checks (random, one-ply, minimax, MCTS)
 - arena       openings, matches, anchors, Bradley-Terry ratings, the gate, benchmarks
+- journal     the shared SQL store (SQLAlchemy; SQLite | PostgreSQL): matches, ratings,
+              benchmarks, promotions, training history, actor heartbeats
 - metrics     Prometheus metrics of the actor and the trainer
 - config      typed settings: config.toml < CARTRIDGE_<SECTION>_<KEY> < flags
 - cli         the `cartridge` command (check, move, models, run)
