@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,29 @@ def test_threads_sets_the_onnx_runtime_threads(tmp_path: Path, threads: int) -> 
     publish_versions(model_store(settings), 1)
     evaluator = make_arena(settings)._evaluator(1)
     assert evaluator._session.get_session_options().intra_op_num_threads == threads
+
+
+def test_a_gate_killed_between_its_steps_finishes_without_replaying(tmp_path: Path) -> None:
+    # The states a SIGKILL can leave between the gate's three writes (match, decision,
+    # promotion), made directly: the next step completes the gate from what is recorded.
+    settings = arena_settings(tmp_path, gate="match", openings=0, num_simulations=32)
+    store = model_store(settings)
+    publish_versions(store, 1)
+    arena = make_arena(settings)
+    assert arena.step()
+    with journal_of(settings) as journal:
+        (decision,) = journal.gate_decisions("tictactoe")
+        assert decision.passed
+        with journal.engine.begin() as conn:  # killed after the match, before the decision
+            conn.exec_driver_sql("DELETE FROM arena_gate_decisions")
+            conn.exec_driver_sql("DELETE FROM arena_promotions")
+    (store.game_dir / "best").unlink()
+    assert make_arena(settings).step()
+    with journal_of(settings) as journal:
+        (again,) = journal.gate_decisions("tictactoe")
+        assert replace(again, decided_at=0) == replace(decision, decided_at=0)
+        assert len(journal.matches("tictactoe")) == 1  # decided from the record, not replayed
+    assert store.pointer("best") == 1
+    (store.game_dir / "best").unlink()  # killed after the decision, before the promotion
+    assert make_arena(settings).step()
+    assert store.pointer("best") == 1

@@ -71,6 +71,9 @@ def test_a_match_round_trips_with_all_its_games(journal: Journal) -> None:
     assert (stored.wins, stored.draws, stored.losses) == (2, 1, 1)
     assert journal.match_keys("tictactoe") == {"v2|random"}
     assert journal.matches("connect4") == []
+    journal.record_match(match("v3|random", "v3"))
+    assert journal.matches("tictactoe", "v2|random") == [recorded]
+    assert journal.matches("tictactoe", "v9|random") == []
 
 
 def test_a_match_recorded_twice_is_recorded_once(open_journal: Opener) -> None:

@@ -144,16 +144,18 @@ class Journal:
         query = select(arena_matches.c.match_key).where(arena_matches.c.env_id == env_id)
         return self._guard(lambda: set(self._scalars(query)))
 
-    def matches(self, env_id: str) -> list[MatchRecord]:
-        """Every match of a game with its games, oldest first."""
+    def matches(self, env_id: str, match_key: str | None = None) -> list[MatchRecord]:
+        """Every match of a game (or the one with `match_key`) with its games, oldest first."""
+        wanted = arena_matches.c.env_id == env_id
+        if match_key is not None:
+            wanted = wanted & (arena_matches.c.match_key == match_key)
+
         def read() -> list[MatchRecord]:
             with self.engine.connect() as conn:
-                rows = conn.execute(select(arena_matches)
-                                    .where(arena_matches.c.env_id == env_id)
+                rows = conn.execute(select(arena_matches).where(wanted)
                                     .order_by(arena_matches.c.id)).mappings().all()
                 games = conn.execute(
-                    select(arena_games).join(arena_matches)
-                    .where(arena_matches.c.env_id == env_id)
+                    select(arena_games).join(arena_matches).where(wanted)
                     .order_by(arena_games.c.match_id, arena_games.c.game_index)
                 ).mappings().all()
             by_match: dict[int, list[GameRow]] = {}

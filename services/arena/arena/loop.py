@@ -153,7 +153,7 @@ class Arena:
                 return True
             return False
         if key in done:  # killed between the match and its decision: decide from the record
-            (recorded,) = [m for m in self.journal.matches(self.env_id) if m.match_key == key]
+            (recorded,) = self.journal.matches(self.env_id, key)
             results = [GameResult(g.opening, g.seat_a, g.score_a, g.plies)
                        for g in recorded.games]
         else:
