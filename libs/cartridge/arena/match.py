@@ -27,14 +27,15 @@ class GameResult:
 
 
 def play_match_games(game: Game, player_a: Player, player_b: Player,
-                     openings: Sequence[Opening]) -> list[GameResult]:
-    """Every opening twice, A in seat 0 then seat 1; results in that order."""
+                     openings: Sequence[Opening],
+                     seats: Sequence[int] = (0, 1)) -> list[GameResult]:
+    """Every opening once per seat of A (seat 0, then seat 1); results in that order."""
     starts = [game.apply_all(list(opening)) for opening in openings]
     for opening, state in zip(openings, starts, strict=True):
         if game.is_terminal(state):
             raise ValueError(f"{game.id}: opening {opening} ends the game")
     schedule = [(opening, start, seat) for opening, start in zip(openings, starts, strict=True)
-                for seat in (0, 1)]
+                for seat in seats]
     states = [start for _, start, _ in schedule]
     plies = [0] * len(states)
     while True:
