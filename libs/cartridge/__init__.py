@@ -15,7 +15,7 @@ Library code shared by every service, one concept per package or module:
               benchmarks, promotions, training history, actor heartbeats
 - metrics     Prometheus metrics of the actor and the trainer
 - config      typed settings: config.toml < CARTRIDGE_<SECTION>_<KEY> < flags
-- cli         the `cartridge` command (check, move, models, run)
+- cli         the `cartridge` command (check, move, models, ratings, run)
 
-Services live under services/ (actor, trainer) and never import each other.
+Services live under services/ (actor, trainer, arena) and never import each other.
 """
