@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -66,11 +67,26 @@ def test_a_bad_setting_stops_the_arena_at_start_naming_it(tmp_path: Path) -> Non
     assert "arena.gate" in result.stderr and "sometimes" in result.stderr
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def scrape(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
+            return answer.read().decode()
+    except OSError:
+        return ""
+
+
 def test_sigkill_at_any_point_loses_and_repeats_no_match(tmp_path: Path) -> None:
     settings = arena_settings(tmp_path)
     publish_versions(model_store(settings), 3)
     journal_path = tmp_path / "journal.db"
-    process = start_arena(tmp_path)
+    port = free_port()
+    process = start_arena(tmp_path, metrics_port=port)
     try:
         def recorded() -> int:
             if not journal_path.exists():
@@ -78,8 +94,11 @@ def test_sigkill_at_any_point_loses_and_repeats_no_match(tmp_path: Path) -> None
             with sqlite_journal(journal_path) as journal:
                 return len(journal.match_keys("tictactoe"))
 
-        wait_for(lambda: recorded() >= 3, 120, "three recorded matches",
-                 lambda: None if process.poll() is None else f"exit {process.returncode}")
+        alive = lambda: None if process.poll() is None else f"exit {process.returncode}"  # noqa: E731
+        wait_for(lambda: recorded() >= 3, 120, "three recorded matches", alive)
+        # [arena] metrics_port serves the arena's metrics while it runs.
+        wait_for(lambda: 'cartridge_arena_matches_total{game="tictactoe",kind="rating"}'
+                 in scrape(port), 30, "the metrics endpoint", alive)
         process.send_signal(signal.SIGKILL)
         process.wait(10)
     finally:
@@ -102,9 +121,7 @@ def test_sigkill_at_any_point_loses_and_repeats_no_match(tmp_path: Path) -> None
 
 
 def test_an_unreachable_database_is_waited_for_then_sigterm_stops_cleanly(tmp_path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     publish_versions(model_store(arena_settings(tmp_path)), 1)
     env = {"CARTRIDGE_STORAGE_JOURNAL_BACKEND": "postgres",
            "CARTRIDGE_STORAGE_POSTGRES_URL": f"postgresql://arena@127.0.0.1:{port}/nowhere"}

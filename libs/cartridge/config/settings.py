@@ -152,6 +152,7 @@ class ArenaSettings(Section):
     threads: int = Field(default=1, ge=1, le=256)
     pause: float = Field(default=1.0, ge=0)
     poll_interval: float = Field(default=5.0, gt=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
 
 
 class StorageSettings(Section):

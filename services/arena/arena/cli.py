@@ -61,13 +61,17 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.common.log_level)
     logging.getLogger("cartridge.inference.onnx").setLevel(logging.WARNING)  # load chatter
     from arena.loop import Arena
+    from arena.metrics import ArenaMetrics
     from arena.wiring import arena_inputs
     from cartridge.journal import JournalError
+    from cartridge.metrics import serve_metrics
     from cartridge.modelstore.base import ModelStoreConnectionError
 
     stop = threading.Event()
     install_stop_handlers(stop)
-    arena = Arena(arena_inputs(settings), stop)
+    metrics = ArenaMetrics(settings.common.env_id)
+    serve_metrics(settings.arena.metrics_port, metrics.registry)
+    arena = Arena(arena_inputs(settings), stop, metrics=metrics)
     log.info("arena: %s, %d openings x 2 seats per match, %d simulations, gate %s",
              settings.common.env_id, len(arena.openings), settings.arena.num_simulations,
              settings.arena.gate)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from arena.metrics import ArenaMetrics
 from arena.schedule import (
     match_key,
     model_name,
@@ -67,8 +68,9 @@ class RefusedModelError(Exception):
 
 class Arena:
     def __init__(self, inputs: ArenaInputs, stop: threading.Event,
-                 rest: Rest | None = None) -> None:
+                 rest: Rest | None = None, metrics: ArenaMetrics | None = None) -> None:
         self.inputs = inputs
+        self.metrics = metrics or ArenaMetrics(inputs.game.id)
         self.game = inputs.game
         self.env_id = inputs.game.id
         self.settings = inputs.arena
@@ -173,6 +175,7 @@ class Arena:
     def _promote(self, version: int, previous: int | None) -> None:
         self.store.promote(version)
         self.journal.record_promotion(PromotionRow(self.env_id, version, previous, time.time()))
+        self.metrics.promotions.inc()
         log.info("best is now v%d (was %s)", version, "none" if previous is None else
                  f"v{previous}")
 
@@ -206,6 +209,7 @@ class Arena:
                 num_simulations=simulations, score=result.value_kept_share,
                 figures={"positions": result.positions, "value_kept": result.value_kept,
                          "losses": result.losses}))
+            self.metrics.benchmarked(version, mode, result.value_kept_share)
             log.info("benchmark v%d %s: value kept in %.1f%% of %d positions, %d lost lines",
                      version, mode, 100 * result.value_kept_share, result.positions,
                      result.losses)
@@ -223,8 +227,10 @@ class Arena:
             player_b=player_b, num_simulations=self.inputs.search.num_simulations,
             games=tuple(GameRow(r.opening, r.seat_a, r.score_a, r.plies) for r in results),
             played_at=time.time()))
+        seconds = time.monotonic() - started
+        self.metrics.match_played(purpose, len(results), seconds)
         log.info("%s match %s vs %s: %s (%d games, %.1f s)", purpose, player_a, player_b,
-                 summarise(results), len(results), time.monotonic() - started)
+                 summarise(results), len(results), seconds)
         return results
 
     def _player(self, name: str, rng: np.random.Generator) -> Player:
@@ -262,6 +268,11 @@ class Arena:
             rows.append(RatingRow(rating.player, version, self._step(version), rating.elo,
                                   rating.interval, rating.games, now))
         self.journal.replace_ratings(self.env_id, rows)
+        models = {r.version: r for r in rows if r.version is not None}
+        best = self.store.pointer("best")
+        for kind, version in (("latest", max(models, default=None)), ("best", best)):
+            if version in models:
+                self.metrics.rated(kind, version, models[version].elo, models[version].interval)
 
     def _step(self, version: int | None) -> int | None:
         if version is None:
