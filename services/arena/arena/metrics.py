@@ -59,3 +59,13 @@ class ArenaMetrics:
             return
         self._benchmarked = version
         self.mistakes.labels(self.game, mode).set(1.0 - value_kept_share)
+
+
+def arena_metric_names() -> set[str]:
+    """Every sample name the arena exposes (`_total`, `_bucket`... included), with every
+    series set once; dashboards and tests check their queries against it."""
+    metrics = ArenaMetrics("game")
+    metrics.match_played("rating", 1, 1.0)
+    metrics.rated("latest", 1, 0.0, 0.0)
+    metrics.benchmarked(1, "search", 1.0)
+    return {sample.name for family in metrics.registry.collect() for sample in family.samples}
