@@ -16,14 +16,15 @@ REPO = Path(__file__).resolve().parents[2]
 FAST = {"openings": 4, "num_simulations": 8, "pause": 0, "poll_interval": 0.1}
 
 
-def arena_environ(data_dir: Path, **arena: object) -> dict[str, str]:
+def arena_environ(data_dir: Path, env_id: str = "tictactoe", **arena: object) -> dict[str, str]:
     keys = {**FAST, **arena}
     environ = {f"CARTRIDGE_ARENA_{k.upper()}": str(v) for k, v in keys.items()}
-    return {**environ, "CARTRIDGE_COMMON_DATA_DIR": str(data_dir)}
+    return {**environ, "CARTRIDGE_COMMON_DATA_DIR": str(data_dir),
+            "CARTRIDGE_COMMON_ENV_ID": env_id}
 
 
-def arena_settings(data_dir: Path, **arena: object) -> Settings:
-    return load_settings(REPO / "config.toml", environ=arena_environ(data_dir, **arena))
+def arena_settings(data_dir: Path, env_id: str = "tictactoe", **arena: object) -> Settings:
+    return load_settings(REPO / "config.toml", environ=arena_environ(data_dir, env_id, **arena))
 
 
 def model_store(settings: Settings) -> FilesystemModelStore:

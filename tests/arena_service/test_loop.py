@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from arena.schedule import parse_model_name
 from cartridge.journal import open_journal
 from tests.actor.helpers import publish_corrupt_fs
+from tests.arena.helpers import late_positions
 from tests.arena_service.helpers import (
     RecordingRest,
     arena_settings,
@@ -212,3 +214,37 @@ def test_a_gate_killed_between_its_steps_finishes_without_replaying(tmp_path: Pa
     (store.game_dir / "best").unlink()  # killed after the decision, before the promotion
     assert make_arena(settings).step()
     assert store.pointer("best") == 1
+
+
+def test_connect4_positions_benchmarks_each_version_by_stage(tmp_path: Path) -> None:
+    positions = tmp_path / "bench" / "c4.jsonl"
+    positions.parent.mkdir()
+    positions.write_text("".join(json.dumps(r) + "\n" for r in late_positions(12, seed=5)))
+    settings = arena_settings(tmp_path, "connect4", openings=1, num_simulations=4,
+                              connect4_positions="bench/c4.jsonl")
+    publish_versions(model_store(settings), 1)
+    arena = run_until_idle(settings)
+    assert len(arena.connect4_positions) == 12
+    with journal_of(settings) as journal:
+        rows = {b.mode: b for b in journal.benchmarks("connect4")}
+    assert set(rows) == {"network", "search"}
+    for row in rows.values():
+        assert row.benchmark == "connect4-labelled-positions"
+        assert row.figures["positions"] == 12
+        assert row.score == pytest.approx(1 - row.figures["mistake_rate_all"])
+        assert row.figures["mistake_rate_end"] == row.figures["mistake_rate_all"]
+
+
+def test_without_connect4_positions_there_is_no_connect4_benchmark(tmp_path: Path) -> None:
+    settings = arena_settings(tmp_path, "connect4", openings=1, num_simulations=4)
+    publish_versions(model_store(settings), 1)
+    run_until_idle(settings)
+    with journal_of(settings) as journal:
+        assert journal.benchmarks("connect4") == []
+        assert journal.matches("connect4")
+
+
+def test_a_missing_connect4_positions_file_is_named_at_start(tmp_path: Path) -> None:
+    settings = arena_settings(tmp_path, "connect4", connect4_positions="nowhere.jsonl")
+    with pytest.raises(ValueError, match=r"\[arena\] connect4_positions: .*nowhere.jsonl"):
+        make_arena(settings)

@@ -8,6 +8,7 @@
 - ratings    Bradley-Terry maximum likelihood on the Elo scale with 95% intervals
 - gate       candidate vs incumbent: a one-sided sign test over paired games
 - benchmark  tic-tac-toe perfect-play benchmark (value kept, losses against every reply)
+- connect4_benchmark  Connect Four mistake rates by stage on solver-labelled positions
 
 No I/O here: the arena service (services/arena) plays, records and promotes.
 """

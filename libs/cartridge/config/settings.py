@@ -153,6 +153,7 @@ class ArenaSettings(Section):
     pause: float = Field(default=1.0, ge=0)
     poll_interval: float = Field(default=5.0, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
+    connect4_positions: str = ""  # labelled positions file; "" = no Connect Four benchmark
 
 
 class StorageSettings(Section):

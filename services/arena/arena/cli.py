@@ -71,7 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     install_stop_handlers(stop)
     metrics = ArenaMetrics(settings.common.env_id)
     serve_metrics(settings.arena.metrics_port, metrics.registry)
-    arena = Arena(arena_inputs(settings), stop, metrics=metrics)
+    try:
+        arena = Arena(arena_inputs(settings), stop, metrics=metrics)
+    except ValueError as err:  # the Connect Four positions file
+        log.error("%s", err)
+        return EXIT_CONFIG
     log.info("arena: %s, %d openings x 2 seats per match, %d simulations, gate %s",
              settings.common.env_id, len(arena.openings), settings.arena.num_simulations,
              settings.arena.gate)

@@ -35,6 +35,12 @@ from arena.wiring import ArenaInputs
 from cartridge.arena.agents import PolicyPlayer, search_player
 from cartridge.arena.anchors import RANDOM, anchor_names, make_anchor
 from cartridge.arena.benchmark import tictactoe_benchmark
+from cartridge.arena.connect4_benchmark import (
+    STAGES,
+    LabelledPosition,
+    connect4_benchmark,
+    load_labelled_positions,
+)
 from cartridge.arena.gate import gate_decision
 from cartridge.arena.match import GameResult, play_match_games, summarise
 from cartridge.arena.openings import select_openings
@@ -57,6 +63,7 @@ log = logging.getLogger("arena")
 
 MAX_BACKOFF = 60.0
 TICTACTOE_BENCHMARK = "tictactoe-perfect-play"
+CONNECT4_BENCHMARK = "connect4-labelled-positions"
 _CACHED_MODELS = 4  # evaluators kept loaded (a match needs two)
 
 Rest = Callable[[float], bool]  # sleep up to `seconds`; True when the arena must stop
@@ -83,6 +90,7 @@ class Arena:
         self._journal: Journal | None = None
         self._evaluators: OrderedDict[int, OnnxEvaluator] = OrderedDict()
         self._steps: dict[int, int] = {}
+        self.connect4_positions = self._load_connect4_positions(inputs)
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -191,10 +199,27 @@ class Arena:
                 return True
         return False
 
+    def _load_connect4_positions(self, inputs: ArenaInputs) -> list[LabelledPosition]:
+        """The labelled positions, read once at start: a missing or malformed file stops
+        the arena there (ValueError naming it), not in the middle of a run."""
+        path = inputs.connect4_positions
+        if path is None or self.env_id != "connect4":
+            return []
+        try:
+            positions = load_labelled_positions(path)
+        except OSError as err:
+            raise ValueError(f"[arena] connect4_positions: cannot read {path}: "
+                             f"{err.strerror}") from None
+        log.info("Connect Four benchmark: %d labelled positions from %s", len(positions), path)
+        return positions
+
     def _benchmark(self, version: int) -> bool:
-        if self.env_id != "tictactoe":
-            return False  # Connect Four's labelled positions are not built yet
-        if version in self.journal.benchmarked_versions(self.env_id, TICTACTOE_BENCHMARK):
+        """The game's perfect-play benchmark for the network alone and with search."""
+        name = {"tictactoe": TICTACTOE_BENCHMARK, "connect4": CONNECT4_BENCHMARK}.get(
+            self.env_id)
+        if name is None or (name == CONNECT4_BENCHMARK and not self.connect4_positions):
+            return False
+        if version in self.journal.benchmarked_versions(self.env_id, name):
             return False
         evaluator = self._evaluator(version)
         sims = self.inputs.search.num_simulations
@@ -203,17 +228,30 @@ class Arena:
             "search": (search_player(self.game, evaluator, self.inputs.search, sims,
                                      np.random.default_rng(version)), sims)}
         for mode, (agent, simulations) in agents.items():
-            result = tictactoe_benchmark(agent)
+            score, figures = (self._tictactoe(agent) if name == TICTACTOE_BENCHMARK
+                              else self._connect4(agent))
             self.journal.record_benchmark(BenchmarkRow(
-                env_id=self.env_id, version=version, benchmark=TICTACTOE_BENCHMARK, mode=mode,
-                num_simulations=simulations, score=result.value_kept_share,
-                figures={"positions": result.positions, "value_kept": result.value_kept,
-                         "losses": result.losses}))
-            self.metrics.benchmarked(version, mode, result.value_kept_share)
-            log.info("benchmark v%d %s: value kept in %.1f%% of %d positions, %d lost lines",
-                     version, mode, 100 * result.value_kept_share, result.positions,
-                     result.losses)
+                env_id=self.env_id, version=version, benchmark=name, mode=mode,
+                num_simulations=simulations, score=score, figures=figures))
+            self.metrics.benchmarked(version, mode, score)
+            log.info("benchmark v%d %s: value kept in %.1f%% of positions %s", version, mode,
+                     100 * score, figures)
         return True
+
+    @staticmethod
+    def _tictactoe(agent: Player) -> tuple[float, dict[str, float]]:
+        result = tictactoe_benchmark(agent)
+        return result.value_kept_share, {"positions": result.positions,
+                                         "value_kept": result.value_kept,
+                                         "losses": result.losses}
+
+    def _connect4(self, agent: Player) -> tuple[float, dict[str, float]]:
+        """Score: the share of positions whose outcome the move keeps (1 - mistake rate)."""
+        result = connect4_benchmark(agent, self.connect4_positions)
+        figures: dict[str, float] = {"positions": result["all"].positions}
+        for stage in (*STAGES, "all"):
+            figures[f"mistake_rate_{stage}"] = result[stage].mistake_rate
+        return 1.0 - result["all"].mistake_rate, figures
 
     # -- playing and rating -----------------------------------------------------------
 

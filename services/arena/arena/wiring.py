@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 from cartridge.config.settings import ArenaSettings, Settings
 from cartridge.games import Game, get_game
@@ -21,6 +22,7 @@ class ArenaInputs:
     provider: str  # [inference] provider of the arena's ONNX Runtime sessions
     open_store: Callable[[], ModelStore]
     open_journal: Callable[[], Journal]
+    connect4_positions: Path | None  # labelled positions of the Connect Four benchmark
 
 
 def arena_inputs(settings: Settings) -> ArenaInputs:
@@ -33,4 +35,6 @@ def arena_inputs(settings: Settings) -> ArenaInputs:
         provider=settings.inference.provider,
         open_store=lambda: open_model_store(settings),
         open_journal=lambda: open_journal(settings.storage, settings.common.data_dir),
+        connect4_positions=(settings.data_path(Path(settings.arena.connect4_positions))
+                            if settings.arena.connect4_positions else None),
     )
