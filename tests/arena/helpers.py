@@ -59,6 +59,9 @@ def late_positions(count: int, seed: int) -> list[dict]:
         scores = {str(c + 1): (-outcome((*actions, c)) if c in legal else None)
                   for c in range(7)}
         if len({s for s in scores.values() if s is not None}) > 1:
+            best = max(s for s in scores.values() if s is not None)
             records.append({"moves": "".join(str(a + 1) for a in actions),
-                            "move_scores": scores})
+                            "to_move_score": best, "move_scores": scores,
+                            "optimal_moves": [int(c) for c, s in scores.items() if s == best],
+                            "ply": len(actions), "set": "late"})
     return records
