@@ -8,8 +8,9 @@ any point resumes where it was. After each unit it rests [arena] pause seconds;
 with nothing to do it looks at the store again after [arena] poll_interval.
 
 A version that cannot be loaded (corrupt, or for another game) is refused,
-logged once and skipped from then on. An unreachable store or database is
-retried with doubling waits (at most MAX_BACKOFF seconds); it never ends the loop.
+logged once and skipped from then on. An unreachable database, or any model
+store failure but bad credentials, is retried with doubling waits (at most
+MAX_BACKOFF seconds); it never ends the loop.
 """
 
 from __future__ import annotations
@@ -56,7 +57,12 @@ from cartridge.journal import (
     PromotionRow,
     RatingRow,
 )
-from cartridge.modelstore.base import CorruptModelError, ModelStore, ModelStoreUnavailableError
+from cartridge.modelstore.base import (
+    CorruptModelError,
+    ModelStore,
+    ModelStoreConnectionError,
+    ModelStoreError,
+)
 from cartridge.players import Player
 
 log = logging.getLogger("arena")
@@ -100,7 +106,9 @@ class Arena:
         while not self.stop.is_set():
             try:
                 worked = self.step()
-            except (JournalUnavailableError, ModelStoreUnavailableError) as err:
+            except ModelStoreConnectionError:
+                raise  # credentials or permissions: waiting cannot fix them
+            except (JournalUnavailableError, ModelStoreError) as err:
                 log.warning("%s; retrying in %.0f s", err, delay)
                 self._close_journal()
                 self.rest(delay)
