@@ -192,6 +192,7 @@ class Arena:
         self.store.promote(version)
         self.journal.record_promotion(PromotionRow(self.env_id, version, previous, time.time()))
         self.metrics.promotions.inc()
+        self._refit()  # the best version's rating gauges follow the new best
         log.info("best is now v%d (was %s)", version, "none" if previous is None else
                  f"v{previous}")
 
