@@ -16,6 +16,7 @@ import pytest
 
 from arena.schedule import match_key, model_name, rating_opponents
 from cartridge.arena.anchors import anchor_names
+from cartridge.arena.openings import select_openings
 from cartridge.journal import sqlite_journal
 from tests.actor.helpers import read_games, read_status, wait_for
 from tests.arena_service.helpers import (
@@ -82,11 +83,13 @@ def scrape(port: int) -> str:
 
 
 def test_sigkill_at_any_point_loses_and_repeats_no_match(tmp_path: Path) -> None:
-    settings = arena_settings(tmp_path)
+    # Every opening (144 games a match): slow enough that the kill lands mid-run.
+    slow = {"openings": 0, "num_simulations": 16}
+    settings = arena_settings(tmp_path, **slow)
     publish_versions(model_store(settings), 3)
     journal_path = tmp_path / "journal.db"
     port = free_port()
-    process = start_arena(tmp_path, metrics_port=port)
+    process = start_arena(tmp_path, metrics_port=port, **slow)
     try:
         def recorded() -> int:
             if not journal_path.exists():
@@ -105,12 +108,15 @@ def test_sigkill_at_any_point_loses_and_repeats_no_match(tmp_path: Path) -> None
         if process.poll() is None:
             process.kill()
             process.wait()
-    result = run_arena(tmp_path, "--until-idle")
+    with sqlite_journal(journal_path) as journal:
+        before = len(journal.match_keys("tictactoe"))
+    result = run_arena(tmp_path, "--until-idle", **slow)
     assert result.returncode == 0, result.stderr
     with sqlite_journal(journal_path) as journal:
         matches = journal.matches("tictactoe")
+    assert len(matches) > before, "the kill came after the arena had finished"
     keys = [m.match_key for m in matches]
-    openings = settings.arena.openings
+    openings = len(select_openings("tictactoe", 0))
     expected = {match_key("rating", model_name(v), opponent, settings.arena.num_simulations,
                           openings)
                 for v in (1, 2, 3)
