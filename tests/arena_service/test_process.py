@@ -126,18 +126,24 @@ def test_sigkill_at_any_point_loses_and_repeats_no_match(tmp_path: Path) -> None
     assert all(len(m.games) == 2 * openings for m in matches)
 
 
-def test_an_unreachable_database_is_waited_for_then_sigterm_stops_cleanly(tmp_path) -> None:
-    port = free_port()
+@pytest.mark.parametrize("what", ["journal", "model store"])
+def test_an_unreachable_store_is_waited_for_then_sigterm_stops_cleanly(tmp_path, what) -> None:
+    port = free_port()  # nothing listens there
     publish_versions(model_store(arena_settings(tmp_path)), 1)
-    env = {"CARTRIDGE_STORAGE_JOURNAL_BACKEND": "postgres",
-           "CARTRIDGE_STORAGE_POSTGRES_URL": f"postgresql://arena@127.0.0.1:{port}/nowhere"}
+    if what == "journal":
+        env = {"CARTRIDGE_STORAGE_JOURNAL_BACKEND": "postgres",
+               "CARTRIDGE_STORAGE_POSTGRES_URL": f"postgresql://arena@127.0.0.1:{port}/nowhere"}
+    else:
+        env = {"CARTRIDGE_STORAGE_MODEL_BACKEND": "s3",
+               "CARTRIDGE_STORAGE_S3_ENDPOINT": f"127.0.0.1:{port}",
+               "CARTRIDGE_STORAGE_S3_ACCESS_KEY": "arena", "CARTRIDGE_STORAGE_S3_SECRET_KEY": "x"}
     process = subprocess.Popen([sys.executable, "-m", "arena"], cwd=tmp_path,
                                env={**environ(tmp_path), **env}, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     try:
         lines: list[str] = []
         wait_for(lambda: (lines.append(process.stdout.readline()) or
-                          sum("retrying in" in line for line in lines) >= 2), 60,
+                          sum("retrying in" in line for line in lines) >= 2), 90,
                  "two retries", lambda: None if process.poll() is None else "it exited")
         assert f"127.0.0.1:{port}" in "".join(lines)
         process.send_signal(signal.SIGTERM)

@@ -8,9 +8,9 @@ any point resumes where it was. After each unit it rests [arena] pause seconds;
 with nothing to do it looks at the store again after [arena] poll_interval.
 
 A version that cannot be loaded (corrupt, or for another game) is refused,
-logged once and skipped from then on. An unreachable database, or any model
-store failure but bad credentials, is retried with doubling waits (at most
-MAX_BACKOFF seconds); it never ends the loop.
+logged once and skipped from then on. An unreachable database or model store,
+or any other store failure but rejected credentials or permissions, is retried
+with doubling waits (at most MAX_BACKOFF seconds); it never ends the loop.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ from cartridge.modelstore.base import (
     ModelStore,
     ModelStoreConnectionError,
     ModelStoreError,
+    ModelStoreUnavailableError,
 )
 from cartridge.players import Player
 
@@ -106,12 +107,11 @@ class Arena:
         while not self.stop.is_set():
             try:
                 worked = self.step()
-            except ModelStoreConnectionError:
-                raise  # credentials or permissions: waiting cannot fix them
             except (JournalUnavailableError, ModelStoreError) as err:
-                log.warning("%s; retrying in %.0f s", err, delay)
-                self._close_journal()
-                self.rest(delay)
+                if (isinstance(err, ModelStoreConnectionError)
+                        and not isinstance(err, ModelStoreUnavailableError)):
+                    raise  # credentials or permissions: waiting cannot fix them
+                self._retry_later(err, delay)
                 delay = min(2 * delay, MAX_BACKOFF)
                 continue
             delay = 1.0
@@ -119,6 +119,12 @@ class Arena:
                 break
             self.rest(self.settings.pause if worked else self.settings.poll_interval)
         self._close_journal()
+
+    def _retry_later(self, err: Exception, delay: float) -> None:
+        log.warning("%s; retrying in %.0f s", err, delay)
+        self._close_journal()
+        self._store = None  # reopened (and checked again) on the next step
+        self.rest(delay)
 
     def step(self) -> bool:
         """One unit of work; False when there is nothing to do."""
