@@ -248,3 +248,20 @@ def test_a_missing_connect4_positions_file_is_named_at_start(tmp_path: Path) -> 
     settings = arena_settings(tmp_path, "connect4", connect4_positions="nowhere.jsonl")
     with pytest.raises(ValueError, match=r"\[arena\] connect4_positions: .*nowhere.jsonl"):
         make_arena(settings)
+
+
+def test_the_arena_runs_on_a_postgres_journal(tmp_path: Path, postgres_db_url: str) -> None:
+    settings = arena_settings(tmp_path, gate="match", num_simulations=32, openings=0)
+    settings = settings.model_copy(update={"storage": settings.storage.model_copy(update={
+        "journal_backend": "postgres", "postgres_url": postgres_db_url})})
+    store = model_store(settings)
+    publish_versions(store, 2)
+    run_until_idle(settings)
+    assert not make_arena(settings).step()  # a restart finds nothing left to do
+    with journal_of(settings) as journal:
+        assert journal.engine.dialect.name == "postgresql"
+        assert {r.player for r in journal.ratings("tictactoe")} >= {"random", "v1", "v2"}
+        (decision,) = journal.gate_decisions("tictactoe")
+        assert decision.candidate == 2
+        assert store.pointer("best") == (2 if decision.passed else None)
+    assert not (tmp_path / "journal.db").exists()
