@@ -15,7 +15,6 @@ from cartridge.arena.anchors import make_anchor
 from cartridge.arena.connect4_benchmark import (
     LabelledPosition,
     connect4_benchmark,
-    decisive_only,
     load_labelled_positions,
 )
 from cartridge.games import get_game
@@ -69,7 +68,7 @@ def test_stages_and_mistakes_follow_the_rules() -> None:
     assert LabelledPosition(tuple(range(29)), lost_or_drawn).stage == "end"
     lost = LabelledPosition((3,), (-1, -2, -3, -1, -2, -3, -1))
     assert not any(lost.is_mistake(c) for c in range(7)) and not lost.decisive
-    assert decisive_only([beginning, lost]) == [beginning]
+    assert beginning.decisive
 
 
 def test_a_bad_line_is_refused_naming_file_and_line(tmp_path: Path) -> None:

@@ -7,9 +7,14 @@ import itertools
 import numpy as np
 import pytest
 
-from cartridge.arena.ratings import PairRecord, expected_score, fit_ratings
+from cartridge.arena.ratings import PairRecord, fit_ratings
 
 TRUE = {"random": 0.0, "one-ply": 250.0, "v1": 500.0, "v2": 900.0}
+
+
+def expected_score(elo_a: float, elo_b: float) -> float:
+    """A's expected score against B under the Bradley-Terry model on the Elo scale."""
+    return 1.0 / (1.0 + 10.0 ** ((elo_b - elo_a) / 400.0))
 
 
 def synthetic_games(rng: np.random.Generator, games_per_pair: int,

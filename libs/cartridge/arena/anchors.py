@@ -37,10 +37,6 @@ def anchor_names(env_id: str) -> tuple[str, ...]:
     return tuple(names)
 
 
-def is_anchor(name: str) -> bool:
-    return name in (RANDOM, ONE_PLY, PERFECT) or name.startswith("alphabeta-d")
-
-
 def make_anchor(name: str, game: Game, rng: np.random.Generator) -> Player:
     """The player behind an anchor name; ValueError naming it if the game has no such anchor."""
     if name not in anchor_names(game.id):

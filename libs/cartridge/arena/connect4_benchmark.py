@@ -19,7 +19,7 @@ Pons' levels: beginning <= 14, middle 15-28, end >= 29.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,10 +101,6 @@ def connect4_benchmark(agent: Player, positions: Sequence[LabelledPosition],
                 counts[stage][0] += 1
                 counts[stage][1] += position.is_mistake(int(column))
     return {stage: StageResult(n, m) for stage, (n, m) in counts.items()}
-
-
-def decisive_only(positions: Iterable[LabelledPosition]) -> list[LabelledPosition]:
-    return [p for p in positions if p.decisive]
 
 
 def _sign(score: int) -> int:

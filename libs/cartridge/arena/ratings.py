@@ -99,11 +99,6 @@ def fit_ratings(records: Iterable[PairRecord], *, anchor: str = "random",
     return RatingFit(ratings, unrated)
 
 
-def expected_score(elo_a: float, elo_b: float) -> float:
-    """A's expected score against B under the model."""
-    return 1.0 / (1.0 + 10.0 ** ((elo_b - elo_a) / 400.0))
-
-
 def _aggregate(records: Iterable[PairRecord]) -> tuple[dict, dict]:
     """Games and A's score per unordered pair (names sorted); self-play pairs dropped."""
     games: dict[tuple[str, str], int] = defaultdict(int)
