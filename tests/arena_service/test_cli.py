@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from arena.cli import build_parser, overrides_from_args
-from cartridge.cli.ratings import ratings_table
+from cartridge.cli.ratings import latest_summary, ratings_table
 from cartridge.config.entry import settings_from_flags
-from cartridge.journal import sqlite_journal
+from cartridge.journal import BenchmarkRow, RatingRow, sqlite_journal
 from tests.arena_service.helpers import REPO
 
 
@@ -33,3 +33,15 @@ def test_a_bad_flag_value_exits_2_naming_the_key(capsys: pytest.CaptureFixture[s
 def test_ratings_on_an_empty_journal_says_so(tmp_path: Path) -> None:
     with sqlite_journal(tmp_path / "journal.db") as journal:
         assert "no ratings for othello yet" in ratings_table(journal, "othello", None)
+        assert latest_summary(journal, "othello") is None
+
+
+def test_latest_summary_names_the_newest_rated_version(tmp_path: Path) -> None:
+    with sqlite_journal(tmp_path / "journal.db") as journal:
+        journal.replace_ratings("tictactoe", [
+            RatingRow("random", None, None, 0.0, 0.0, 40),
+            RatingRow("v3", 3, 300, 412.4, 35.2, 20), RatingRow("v2", 2, 200, 500.0, 40.0, 20)])
+        assert latest_summary(journal, "tictactoe") == "arena v3 (step 300) 412 ± 35 Elo"
+        journal.record_benchmark(BenchmarkRow("tictactoe", 3, "tictactoe-perfect-play",
+                                              "search", 64, 0.9312))
+        assert latest_summary(journal, "tictactoe").endswith(", value kept 93.1% with search")

@@ -42,6 +42,22 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def latest_summary(journal: Journal, env_id: str) -> str | None:
+    """One line on the newest rated version, for progress lines (`cartridge run`):
+    "arena v12 (step 1200) 412 ± 35 Elo, value kept 93.1% with search"; None before any."""
+    models = [r for r in journal.ratings(env_id) if r.version is not None]
+    if not models:
+        return None
+    newest = max(models, key=lambda r: r.version or 0)
+    line = (f"arena v{newest.version} (step {newest.step}) {newest.elo:.0f} ± "
+            f"{newest.interval:.0f} Elo")
+    searched = [b for b in journal.benchmarks(env_id)
+                if b.version == newest.version and b.mode == "search"]
+    if searched:
+        line += f", value kept {100 * searched[0].score:.1f}% with search"
+    return line
+
+
 def ratings_table(journal: Journal, env_id: str, best: int | None) -> str:
     ratings = journal.ratings(env_id)
     if not ratings:
