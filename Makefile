@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# CPU build of torch first, so the train extra does not pull CUDA wheels.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[train,dev]'
+	$(PY) -m pip install -q -e '.[train,web,dev]'
 	touch $@
 
 venv: $(VENV)/.installed ## Create the virtual environment (torch CPU, onnxruntime, dev tools)

@@ -20,6 +20,7 @@ SECTIONS = {
     "learning": "bench.learning",
     "learning_connect4": "bench.learning:run_connect4",
     "reload": "bench.reload",
+    "run_throughput": "bench.run_throughput",
     "arena": "bench.arena",
 }
 # Too long for a routine `make bench`: run only when named.

@@ -151,27 +151,29 @@ def _search_config() -> SearchConfig:
 
 @contextlib.contextmanager
 def _training_run(
-    env_id: str,
+    env_id: str, changes: dict[str, str] | None = None,
 ) -> Iterator[tuple[FilesystemModelStore, subprocess.Popen[bytes], float]]:
     """`cartridge run` in a temporary data folder: (its model store, process, start time);
-    stopped with SIGINT on leaving."""
+    stopped with SIGINT on leaving. `changes`: CARTRIDGE_* variables on top of config.toml."""
     with tempfile.TemporaryDirectory(prefix="bench-learning-") as tmp:
         data = Path(tmp) / "data"
         started = time.time()
-        process = _start_run(env_id, data)
+        process = _start_run(env_id, data, changes or {})
         try:
             yield FilesystemModelStore(data / "models", env_id), process, started
         finally:
             _stop(process)
 
 
-def _start_run(env_id: str, data: Path) -> subprocess.Popen[bytes]:
+def _start_run(env_id: str, data: Path, changes: dict[str, str]) -> subprocess.Popen[bytes]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
-    log.info("cartridge run --env %s (config.toml defaults), data in %s", env_id, data)
+    environ["CARTRIDGE_WEB_PORT"] = "0"  # any free port: never collides with a running page
+    log.info("cartridge run --env %s (config.toml defaults%s), data in %s", env_id,
+             "".join(f", {k}={v}" for k, v in changes.items()), data)
     return subprocess.Popen(
         [sys.executable, "-m", "cartridge.cli.main", "run", "--config", str(CONFIG),
          "--env", env_id, "--data-dir", str(data)],
-        env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**environ, **changes}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
 
 

@@ -6,6 +6,10 @@ not depend on them) plays batched self-play with [mcts] num_simulations and
 time ONNX Runtime alone on batches of the same (mean) size, same threads:
 ceiling_ratio = evals_per_s / ceiling_evals_per_s is the share of time spent
 in inference, i.e. 1 - search overhead.
+
+`connect4.threads`: the same for 1 and 2 ONNX Runtime threads, with spinning on and
+off (the [inference] keys), so the thread and spinning choices rest on figures. With
+one thread the pool is empty and spinning is moot; it is measured anyway as a control.
 """
 
 from __future__ import annotations
@@ -18,10 +22,11 @@ import numpy as np
 
 from cartridge.config import load_settings
 from cartridge.games import get_game
-from cartridge.inference.onnx import OnnxEvaluator
+from cartridge.inference.onnx import OnnxEvaluator, evaluator_from_settings
 from cartridge.mcts import SearchConfig
 from cartridge.network import build_network, export_onnx
 from cartridge.selfplay import SelfPlay
+from cartridge.threads import resolve_inference
 
 log = logging.getLogger("bench.selfplay")
 CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
@@ -52,13 +57,16 @@ class CountingEvaluator:
         self.seconds = 0.0
 
 
-def measure(env_id: str, measure_s: float = MEASURE_S) -> dict:
+def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
+            spinning: str = "auto") -> dict:
     settings = load_settings(CONFIG, environ={})
     game = get_game(env_id)
     network = settings.network.for_game(env_id)
     onnx = export_onnx(build_network(game, network), game, network, step=0)
-    inner = OnnxEvaluator(onnx, game=game, model_version=1, provider="cpu",
-                          intra_op_threads=settings.inference.intra_op_threads)
+    inference = resolve_inference(settings.inference.model_copy(
+        update={"intra_op_threads": threads, "spinning": spinning}))
+    inner = evaluator_from_settings(onnx, game=game, model_version=1,
+                                    inference=inference.model_copy(update={"provider": "cpu"}))
     evaluator = CountingEvaluator(inner)
     config = SearchConfig.from_settings(settings.mcts)
     selfplay = SelfPlay(game, evaluator, config, concurrent_games=settings.actor.concurrent_games,
@@ -77,6 +85,8 @@ def measure(env_id: str, measure_s: float = MEASURE_S) -> dict:
     mean_batch = evaluator.positions / max(evaluator.calls, 1)
     ceiling = _ceiling(inner, game, round(mean_batch), seconds=min(10.0, measure_s / 3))
     result = {
+        "intra_op_threads": inference.intra_op_threads,
+        "spinning": inference.spinning,
         "network": network.model_dump(),
         "num_simulations": config.num_simulations,
         "concurrent_games": settings.actor.concurrent_games,
@@ -107,5 +117,8 @@ def _ceiling(evaluator: OnnxEvaluator, game, batch: int, seconds: float) -> floa
 
 def run() -> dict:
     connect4 = measure("connect4")
+    variants = {f"{threads}_threads_spinning_{spinning}": measure(
+                    "connect4", measure_s=20.0, threads=threads, spinning=spinning)
+                for threads in (1, 2) for spinning in ("on", "off")}
     tictactoe = measure("tictactoe", measure_s=15.0)
-    return {**connect4, "tictactoe": tictactoe}
+    return {**connect4, "threads": variants, "tictactoe": tictactoe}

@@ -8,6 +8,10 @@ from config.toml, on the CPU. The store is pre-filled with synthetic games
 thread, one optimiser step per batch taken from it. Ceiling and fed steps
 alternate one by one, so load from other processes hits both alike.
 ratio = samples_per_s / ceiling_samples_per_s (target >= 0.85).
+
+`adamw`: the in-memory step with each AdamW implementation (the per-tensor loop that
+was PyTorch's CPU default before the trainer chose fused), steps alternating between
+them, so the before/after of the optimiser change comes from one run.
 """
 
 from __future__ import annotations
@@ -24,9 +28,10 @@ from cartridge.config import load_settings
 from cartridge.games import get_game
 from cartridge.network import build_network
 from cartridge.replay.sqlite import SqliteReplayStore
+from cartridge.threads import thread_count
 from tests.trainer.helpers import fill_replay  # the synthetic games the trainer tests use
 from trainer.batches import ReplaySampler
-from trainer.optimise import make_optimizer, train_step
+from trainer.optimise import AdamImplementation, make_optimizer, train_step
 from trainer.prefetch import Prefetcher
 
 log = logging.getLogger("bench.trainer")
@@ -43,6 +48,7 @@ def run() -> dict:
     cfg, network = settings.training, settings.network.for_game(ENV)
     game = get_game(ENV)
     device = torch.device("cpu")
+    torch.set_num_threads(thread_count(cfg.threads, "[training] threads", "PyTorch intra-op pool"))
     torch.manual_seed(0)
     model = build_network(game, network).to(device).train()
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -95,6 +101,7 @@ def run() -> dict:
 
     samples = STEPS * cfg.batch_size
     fed, ceiling = samples / fed_s, samples / ceiling_s
+    adamw = _compare_adamw(game, network, held, cfg)
     return {
         "env_id": ENV,
         "network": network.model_dump(),
@@ -108,4 +115,26 @@ def run() -> dict:
         "ratio": round(fed / ceiling, 3),
         "fetch_ms_per_batch": round(fetch_ms, 2),
         "optimiser_wait_ms_per_step": round(waited_s / STEPS * 1000, 2),
+        "adamw_samples_per_s": adamw,
     }
+
+
+def _compare_adamw(game, network, batch, cfg) -> dict[str, float]:
+    """Samples/s of the in-memory step per AdamW implementation, one step of each in turn."""
+    kinds: tuple[AdamImplementation, ...] = ("single_tensor", "foreach", "fused")
+    setups = {}
+    for kind in kinds:
+        torch.manual_seed(0)
+        model = build_network(game, network).train()
+        setups[kind] = (model, make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                              implementation=kind))
+    seconds = dict.fromkeys(kinds, 0.0)
+    for i in range(WARMUP_STEPS + STEPS):
+        for kind in kinds[i % 3:] + kinds[:i % 3]:  # rotate who goes first
+            model, optimizer = setups[kind]
+            started = time.perf_counter()
+            train_step(model, optimizer, batch, lr=cfg.lr, grad_clip=cfg.grad_clip,
+                       device=torch.device("cpu"), amp_dtype=None)
+            if i >= WARMUP_STEPS:
+                seconds[kind] += time.perf_counter() - started
+    return {kind: round(STEPS * cfg.batch_size / s, 1) for kind, s in seconds.items()}

@@ -1,11 +1,12 @@
 """Pin the container images' Python dependencies from the project's virtual environment.
 
-    .venv/bin/python scripts/lock_requirements.py    # writes requirements/{actor,trainer}.txt
+    .venv/bin/python scripts/lock_requirements.py    # writes requirements/{actor,trainer,web}.txt
 
 `make venv` resolves pyproject.toml's ranges into .venv; this walks the installed
 distributions' metadata from the project's requirements (core for the actor, core
-plus the `train` extra for the trainer) and writes every distribution reached with
-its exact installed version. The images install exactly these (`pip install -r`).
+plus the `train` extra for the trainer, core plus `web` for the web service) and
+writes every distribution reached with its exact installed version. The images
+install exactly these (`pip install -r`).
 """
 
 from __future__ import annotations
@@ -75,6 +76,11 @@ def main() -> None:
         raise SystemExit("the actor's dependencies must not pull in torch")
     write(args.out / "actor.txt", actor,
           f"{generated}\nActor image: inference only (ONNX Runtime), no torch.")
+    web = closure(core + [Requirement(r) for r in project["optional-dependencies"]["web"]])
+    if TORCH in web:
+        raise SystemExit("the web service's dependencies must not pull in torch")
+    write(args.out / "web.txt", web,
+          f"{generated}\nWeb image: FastAPI on uvicorn, inference on ONNX Runtime, no torch.")
     trainer = closure(core + train)
     write(args.out / "trainer.txt", trainer,
           f"{generated}\nTrainer image. torch is pinned here and installed first, from the\n"

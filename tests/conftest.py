@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,6 +12,40 @@ import psycopg
 import pytest
 
 from cartridge.games import Game
+
+# ---------------------------------------------------------------------------------------
+# Environment. Every test starts without the developer's CARTRIDGE_* variables (settings,
+# CARTRIDGE_CONFIG), which would otherwise reach load_settings and the processes tests
+# start. CARTRIDGE_TEST_* and CARTRIDGE_BENCH_* configure the tests themselves: kept.
+# ---------------------------------------------------------------------------------------
+
+_KEPT_PREFIXES = ("CARTRIDGE_TEST_", "CARTRIDGE_BENCH_")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("CARTRIDGE_") and not name.startswith(_KEPT_PREFIXES):
+            monkeypatch.delenv(name)
+
+
+# ---------------------------------------------------------------------------------------
+# Logging. Commands run in-process (cartridge.cli.main.main) set the root logger's level
+# from [common] log_level, and `cartridge run` quiets cartridge.inference.onnx: restored
+# after each test, so one test's level does not decide what the next one logs.
+# ---------------------------------------------------------------------------------------
+
+_LOGGERS_SET_BY_COMMANDS = ("", "cartridge.inference.onnx")
+
+
+@pytest.fixture(autouse=True)
+def restore_log_levels() -> Iterator[None]:
+    loggers = [logging.getLogger(name or None) for name in _LOGGERS_SET_BY_COMMANDS]
+    levels = [logger.level for logger in loggers]
+    yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
 
 # ---------------------------------------------------------------------------------------
 # PostgreSQL (replay buffer). `postgres_url` is an admin URL (may CREATE DATABASE):

@@ -10,11 +10,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cartridge.cli.move import answer_positions
 from cartridge.games import Game, get_game
 from cartridge.games.registry import GAME_IDS
 from cartridge.inference import UniformEvaluator
 from cartridge.mcts import BatchedMcts, SearchConfig, SearchResult
+from cartridge.play import answer_positions
 from cartridge.players import MctsPlayer
 from cartridge.replay.base import GameRecord
 from cartridge.selfplay import SelfPlay

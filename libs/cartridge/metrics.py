@@ -13,7 +13,8 @@ once. `[actor] metrics_port` / `[training] metrics_port` = 0 serves nothing.
     ActorMetrics     self-play output, replay writer queue, model version and reload
                      latency (publish time -> in use), inference batch size and latency
     TrainerMetrics   steps, samples, losses, learning rate, model version, checkpoint
-                     and publish durations, and the replay buffer's size and ingest
+                     and publish durations, time waiting at the train/data ratio gate,
+                     and the replay buffer's size and ingest
 """
 
 from __future__ import annotations
@@ -197,8 +198,10 @@ class TrainerMetrics:
             "cartridge_trainer_publish_duration_seconds",
             "Seconds to upload one model version to the model store", ["game"],
             buckets=_LATENCY_BUCKETS, registry=r).labels(game)
+        self._ratio_waited_s: Callable[[], float] | None = None
         self._replay: ReplayStats | None = None
         r.register(_Snapshot(self._replay_metrics))
+        r.register(_Snapshot(self._ratio_gate_metrics))
 
     def trained(self, step: int, samples: int) -> None:
         """One optimisation step finished; `step` is the global step after it."""
@@ -214,6 +217,11 @@ class TrainerMetrics:
         self.learning_rate.set(learning_rate)
         if version is not None:
             self.model_version.set(version)
+
+    def watch_ratio_gate(self, waited_s: Callable[[], float]) -> None:
+        """Export the train/data ratio gate's total wait, read at each scrape (a long wait
+        shows while it lasts, not only after the next step)."""
+        self._ratio_waited_s = waited_s
 
     def observe_replay(self, stats: ReplayStats) -> None:
         """The replay buffer's size and ingest, as of the trainer's last look."""
@@ -236,6 +244,17 @@ class TrainerMetrics:
             family.add_metric([self.game], value)
             yield family
 
+    def _ratio_gate_metrics(self) -> Iterator[Metric]:
+        if self._ratio_waited_s is None:
+            return
+        family = CounterMetricFamily(
+            "cartridge_trainer_ratio_wait_seconds",
+            "Seconds spent waiting at the train/data ratio gate for fresh self-play data; its "
+            "rate is the trainer's demand for more self-play (0 = the trainer is the limit)",
+            labels=["game"])
+        family.add_metric([self.game], self._ratio_waited_s())
+        yield family
+
     def timed_publishing(self, store: ModelStore) -> ModelStore:
         """The store, with each publish() call's duration recorded."""
         return _TimedPublishStore(store, self.publish_duration)
@@ -250,9 +269,9 @@ class _TimedPublishStore(ModelStore):
         self._duration = duration
 
     def publish(self, onnx: bytes, checkpoint: bytes, *, step: int,
-                network: dict[str, Any]) -> ModelInfo:
+                network: dict[str, Any], run: dict[str, Any] | None = None) -> ModelInfo:
         with self._duration.time():
-            return self.inner.publish(onnx, checkpoint, step=step, network=network)
+            return self.inner.publish(onnx, checkpoint, step=step, network=network, run=run)
 
     def pointer(self, name: Pointer = "latest") -> int | None:
         return self.inner.pointer(name)
@@ -272,6 +291,9 @@ class _TimedPublishStore(ModelStore):
     def promote(self, version: int) -> None:
         self.inner.promote(version)
 
+    def delete(self, version: int) -> None:
+        self.inner.delete(version)
+
     def __repr__(self) -> str:
         return repr(self.inner)
 
@@ -286,6 +308,7 @@ def exported_metric_names() -> set[str]:
     actor, trainer = ActorMetrics("game"), TrainerMetrics("game")
     actor.observe_writer(_IdleWriter())
     trainer.observe_replay(ReplayStats(positions=0, games=0, total_positions=0))
+    trainer.watch_ratio_gate(lambda: 0.0)
     return {sample.name
             for registry in (actor.registry, trainer.registry)
             for family in registry.collect()

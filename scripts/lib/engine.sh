@@ -2,14 +2,18 @@
 # Podman behind the Docker CLI and Compose v2, for machines with no Docker engine
 # (see ../shared/CONTAINERS.md). Sourced by scripts/e2e.sh; every function is
 # idempotent. State lives under $STACK_DIR (default build/stack, git-ignored).
+# Each run talks to a podman service of its own (socket and pid file named by
+# ENGINE_ID, default this shell's pid plus a random part), so a run that ends never
+# stops the service another run on the machine still uses; images are shared.
 
 STACK_DIR=${STACK_DIR:-$PWD/build/stack}
+ENGINE_ID=${ENGINE_ID:-$$-$RANDOM}
 BASE_IMAGE_LOCAL=${BASE_IMAGE_LOCAL:-localhost/cartridge-python:3.11-bookworm}
 DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 VENV_PY=${VENV_PY:-$PWD/.venv/bin/python}
 
 export CONTAINERS_CONF=$STACK_DIR/containers.conf
-export DOCKER_HOST=unix://$STACK_DIR/podman.sock
+export DOCKER_HOST=unix://$STACK_DIR/podman-$ENGINE_ID.sock
 export DOCKER_CONFIG=$STACK_DIR/docker-config
 export COMPOSE_MENU=0
 # Build through the engine API (podman runs the Containerfile with buildah), not BuildKit.
@@ -41,7 +45,8 @@ engine_install() {
 
 engine_start() {
     mkdir -p "$STACK_DIR"
-    cat >"$CONTAINERS_CONF" <<'CONF'
+    # Written aside, then renamed: another run's podman never reads a half-written file.
+    cat >"$CONTAINERS_CONF.$ENGINE_ID" <<'CONF'
 [containers]
 # podman's default nofile/nproc ulimits exceed this machine's hard limits
 default_ulimits = []
@@ -51,12 +56,13 @@ runtime = "runc"
 # conmon of an exec session (healthchecks, `docker exec`) lingers this long (default 300 s)
 exit_command_delay = 5
 CONF
+    mv -f "$CONTAINERS_CONF.$ENGINE_ID" "$CONTAINERS_CONF"
     if docker version >/dev/null 2>&1; then
         return 0
     fi
-    rm -f "$STACK_DIR/podman.sock"
-    podman system service --time=0 "$DOCKER_HOST" >"$STACK_DIR/podman-service.log" 2>&1 &
-    echo $! >"$STACK_DIR/podman-service.pid"
+    rm -f "$STACK_DIR/podman-$ENGINE_ID.sock"
+    podman system service --time=0 "$DOCKER_HOST" >"$STACK_DIR/podman-service-$ENGINE_ID.log" 2>&1 &
+    echo $! >"$STACK_DIR/podman-service-$ENGINE_ID.pid"
     for _ in $(seq 50); do
         docker version >/dev/null 2>&1 && return 0
         sleep 0.2
@@ -66,10 +72,10 @@ CONF
 }
 
 engine_stop() {
-    local pidfile=$STACK_DIR/podman-service.pid
+    local pidfile=$STACK_DIR/podman-service-$ENGINE_ID.pid
     if [[ -f $pidfile ]]; then
         kill "$(cat "$pidfile")" 2>/dev/null || true
-        rm -f "$pidfile"
+        rm -f "$pidfile" "$STACK_DIR/podman-$ENGINE_ID.sock"
     fi
 }
 

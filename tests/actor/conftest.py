@@ -1,8 +1,8 @@
-"""Fixtures for the actor tests: settings on a temporary data folder, nothing from outside."""
+"""Fixtures for the actor tests: settings on a temporary data folder (tests/conftest.py's
+clean_env keeps CARTRIDGE_* variables from outside away)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -13,13 +13,6 @@ from tests.actor.helpers import REPO
 # Small and fast: a few games at once, shallow search.
 FAST = {"concurrent_games": 8, "reload_interval": 0.2}
 FAST_MCTS = {"num_simulations": 8}
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("CARTRIDGE_"):
-            monkeypatch.delenv(name)
 
 
 @pytest.fixture

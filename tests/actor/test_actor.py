@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -26,8 +27,10 @@ from tests.actor.helpers import (
 )
 
 
+@contextmanager
 def in_background(settings, name: str = "actor-test"):
-    """run_actor in a thread; returns (stop event, thread, result holder)."""
+    """run_actor in a thread; yields (stop event, thread, result holder). The actor is
+    stopped on the way out, also when the test fails, so no thread outlives its test."""
     stop = threading.Event()
     result: dict = {}
 
@@ -36,7 +39,11 @@ def in_background(settings, name: str = "actor-test"):
 
     thread = threading.Thread(target=target, daemon=True)
     thread.start()
-    return stop, thread, result
+    try:
+        yield stop, thread, result
+    finally:
+        stop.set()
+        thread.join(60)
 
 
 def status(settings, name: str = "actor-test") -> dict:
@@ -56,16 +63,16 @@ def test_plays_with_the_uniform_evaluator_before_any_model(settings_for) -> None
 def test_hot_reloads_a_published_model_without_dropping_games(settings_for) -> None:
     settings = settings_for()
     store = FilesystemModelStore(settings.common.data_dir / "models", "tictactoe")
-    stop, thread, _ = in_background(settings)
     db = settings.common.data_dir / "replay.db"
-    wait_for(lambda: status(settings).get("games", 0) >= 10, 60, "games with no model")
-    version = publish(store, tiny_onnx()).version
-    wait_for(lambda: status(settings).get("model_version") == version, 60, "the reload")
-    played = status(settings)["games"]
-    wait_for(lambda: status(settings).get("games", 0) >= played + 16, 60, "games with v1")
-    stop.set()
-    thread.join(60)
-    assert not thread.is_alive()
+    with in_background(settings) as (stop, thread, _):
+        wait_for(lambda: status(settings).get("games", 0) >= 10, 60, "games with no model")
+        version = publish(store, tiny_onnx()).version
+        wait_for(lambda: status(settings).get("model_version") == version, 60, "the reload")
+        played = status(settings)["games"]
+        wait_for(lambda: status(settings).get("games", 0) >= played + 16, 60, "games with v1")
+        stop.set()
+        thread.join(60)
+        assert not thread.is_alive()
 
     games = read_games(db)
     versions = [set(g.model_versions) for g in games]
@@ -91,16 +98,16 @@ def test_a_corrupt_model_under_a_valid_pointer_is_refused(settings_for, caplog) 
     settings = settings_for()
     store = FilesystemModelStore(settings.common.data_dir / "models", "tictactoe")
     good = publish(store, tiny_onnx(seed=1)).version
-    stop, thread, result = in_background(settings)
-    wait_for(lambda: status(settings).get("model_version") == good, 60, "the good model")
-    bad = publish_corrupt_fs(store, tiny_onnx(seed=2))
-    assert store.pointer("latest") == bad
-    wait_for(lambda: bad in status(settings).get("refused_versions", []), 60,
-             "the corrupt version to be refused")
-    played = status(settings)["games"]
-    wait_for(lambda: status(settings).get("games", 0) > played, 60, "self-play to go on")
-    stop.set()
-    thread.join(60)
+    with in_background(settings) as (stop, thread, result):
+        wait_for(lambda: status(settings).get("model_version") == good, 60, "the good model")
+        bad = publish_corrupt_fs(store, tiny_onnx(seed=2))
+        assert store.pointer("latest") == bad
+        wait_for(lambda: bad in status(settings).get("refused_versions", []), 60,
+                 "the corrupt version to be refused")
+        played = status(settings)["games"]
+        wait_for(lambda: status(settings).get("games", 0) > played, 60, "self-play to go on")
+        stop.set()
+        thread.join(60)
     assert result["stats"].model_version == good
     assert any(f"refusing model version {bad}" in r.getMessage() for r in caplog.records)
     versions = {v for g in read_games(settings.common.data_dir / "replay.db")
@@ -108,27 +115,38 @@ def test_a_corrupt_model_under_a_valid_pointer_is_refused(settings_for, caplog) 
     assert bad not in versions
 
 
-def start_actor(data_dir: Path, *flags: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "actor", "--config", str(REPO / "config.toml"),
-         "--data-dir", str(data_dir), "--concurrent-games", "16", "--sims", "8", *flags],
-        env={**os.environ, "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": "1"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+def start_actor(data_dir: Path, log: Path, *flags: str) -> subprocess.Popen[str]:
+    """The actor as a process; its output goes to `log` (a pipe nobody reads while the
+    test waits would block the actor once it filled, 64 KiB)."""
+    with log.open("w") as sink:
+        return subprocess.Popen(
+            [sys.executable, "-m", "actor", "--config", str(REPO / "config.toml"),
+             "--data-dir", str(data_dir), "--concurrent-games", "16", "--sims", "8", *flags],
+            env={**os.environ, "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": "1"},
+            stdout=sink, stderr=subprocess.STDOUT, text=True,
+        )
 
 
 @pytest.mark.slow
 def test_sigterm_stops_cleanly_and_writes_no_partial_game(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    process = start_actor(data, "--actor-id", "term")
+    data, log = tmp_path / "data", tmp_path / "actor.log"
+    process = start_actor(data, log, "--actor-id", "term")
 
     def dead() -> str | None:
-        return None if process.poll() is None else f"actor exited {process.returncode}"
+        if process.poll() is None:
+            return None
+        return f"actor exited {process.returncode}:\n{log.read_text()[-3000:]}"
 
-    wait_for(lambda: read_status(data).get("term", {}).get("games", 0) >= 20, 120,
-             "games", dead)
-    process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=60)
+    try:
+        wait_for(lambda: read_status(data).get("term", {}).get("games", 0) >= 20, 120,
+                 "games", dead)
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = log.read_text()
     assert process.returncode == 0, output
     assert "dropping" in output  # games were in flight and were not written
     final = read_status(data)["term"]

@@ -31,13 +31,15 @@ def postgres_settings(tmp_path: Path, url: str):
 
 def test_actor_waits_for_an_unreachable_database_then_plays(tmp_path, caplog) -> None:
     server = start_throwaway_server()
+    stop = threading.Event()
+    thread = None
     try:
-        server.stop()  # the database is down when the actor starts
+        server.stop()  # the database is down (its port refusing) when the actor starts
         url = f"postgresql://postgres@127.0.0.1:{server.port}/postgres"
         result: dict = {}
         thread = threading.Thread(
             target=lambda: result.update(stats=run_actor(
-                postgres_settings(tmp_path, url), "outage-actor", threading.Event())),
+                postgres_settings(tmp_path, url), "outage-actor", stop)),
             daemon=True)
         with caplog.at_level(logging.WARNING, logger="actor.loop"):
             thread.start()
@@ -54,6 +56,9 @@ def test_actor_waits_for_an_unreachable_database_then_plays(tmp_path, caplog) ->
             (games,) = conn.execute("SELECT count(*) FROM replay_games").fetchone()
         assert games == 4
     finally:
+        stop.set()  # a failed test leaves no actor thread behind
+        if thread is not None:
+            thread.join(60)
         server.destroy()
 
 

@@ -35,7 +35,7 @@ def test_move_log_level(tmp_path: Path) -> None:
 
     shown = cartridge(*args, log_level="INFO")
     assert shown.returncode == 0, shown.stderr
-    assert re.search(r"INFO cartridge\.cli\.move: answered \d+/257 positions", shown.stderr)
+    assert re.search(r"INFO cartridge\.play: answered \d+/257 positions", shown.stderr)
     assert "WARNING cartridge.cli.move: 1 of 258 lines had errors" in shown.stderr
 
     quiet = cartridge(*args, log_level="WARNING")

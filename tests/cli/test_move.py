@@ -91,7 +91,7 @@ def test_a_big_search_answers_fewer_positions_at_a_time(monkeypatch):
     """Trees are sized by simulations x actions: the batch shrinks instead of memory running out."""
     import numpy as np
 
-    from cartridge.cli import move
+    from cartridge import play
     from cartridge.games import get_game
     from cartridge.inference import UniformEvaluator
     from cartridge.mcts import SearchConfig
@@ -107,9 +107,9 @@ def test_a_big_search_answers_fewer_positions_at_a_time(monkeypatch):
     game = get_game("connect4")
     config = SearchConfig(num_simulations=50)
     per_slot = 2 * (config.num_simulations + 1) * game.num_actions
-    monkeypatch.setattr(move, "MAX_TREE_ENTRIES", 3 * per_slot)  # room for 3 trees
+    monkeypatch.setattr(play, "MAX_TREE_ENTRIES", 3 * per_slot)  # room for 3 trees
     evaluator = Recording()
     lines = [[c] for c in range(7)]
-    answers = move.answer_positions(game, evaluator, config, lines, np.random.default_rng(0))
+    answers = play.answer_positions(game, evaluator, config, lines, np.random.default_rng(0))
     assert [a.actions for a in answers] == lines
     assert max(evaluator.sizes) <= 3

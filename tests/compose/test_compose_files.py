@@ -145,10 +145,11 @@ def test_gpu_switches_reserve_devices_for_the_trainer() -> None:
 
 # ---- Prometheus ---------------------------------------------------------------------------
 
-# The setting each service serves its metrics on.
-METRICS_SETTING = {"actor": ("actor", "CARTRIDGE_ACTOR_METRICS_PORT"),
-                   "trainer": ("training", "CARTRIDGE_TRAINING_METRICS_PORT"),
-                   "arena": ("arena", "CARTRIDGE_ARENA_METRICS_PORT")}
+# The setting each service serves its metrics on: (section, variable, key).
+METRICS_SETTING = {"actor": ("actor", "CARTRIDGE_ACTOR_METRICS_PORT", "metrics_port"),
+                   "trainer": ("training", "CARTRIDGE_TRAINING_METRICS_PORT", "metrics_port"),
+                   "web": ("web", "CARTRIDGE_WEB_PORT", "port"),  # /metrics beside the page
+                   "arena": ("arena", "CARTRIDGE_ARENA_METRICS_PORT", "metrics_port")}
 
 
 def scrape_targets() -> list[tuple[str, str, int]]:
@@ -168,17 +169,17 @@ def scrape_targets() -> list[tuple[str, str, int]]:
 def served_port(service_name: str) -> int:
     """The port the service's code serves /metrics on: its settings, loaded the way the
     container loads them (config.toml < the compose environment)."""
-    section, _ = METRICS_SETTING[service_name]
+    section, _, key = METRICS_SETTING[service_name]
     env = {k: str(v) for k, v in environment(services()[service_name]).items()
            if k.startswith("CARTRIDGE_") and v is not None and "${" not in str(v)}
     settings = load_settings(ROOT / "config.toml", environ=env)
-    return getattr(settings, section).metrics_port
+    return getattr(getattr(settings, section), key)
 
 
 def test_prometheus_scrapes_every_actor_replica_the_trainer_and_the_arena() -> None:
     targets = scrape_targets()
     assert {(job, service) for job, service, _ in targets} == {
-        ("actor", "actor"), ("trainer", "trainer"), ("arena", "arena")}
+        ("actor", "actor"), ("trainer", "trainer"), ("web", "web"), ("arena", "arena")}
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     actor_job = next(j for j in config["scrape_configs"] if j["job_name"] == "actor")
     assert actor_job["dns_sd_configs"][0]["type"] == "A", "DNS discovery finds every replica"
@@ -189,7 +190,9 @@ def test_every_scraped_port_is_served(job: str, service: str, port: int) -> None
     assert port != 0
     assert served_port(service) == port, \
         f"Prometheus scrapes {service}:{port}, the service serves {served_port(service)}"
-    assert str(port) in services()[service]["expose"]
+    service_config = services()[service]
+    assert str(port) in service_config.get("expose", []) or any(
+        str(mapping).endswith(f":{port}") for mapping in service_config.get("ports", []))
     dockerfile = (ROOT / f"services/{service}/Dockerfile").read_text()
     variable = METRICS_SETTING[service][1]
     assert f"{variable}={port}" in dockerfile, "the image's default port"

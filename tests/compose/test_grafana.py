@@ -26,6 +26,7 @@ REQUIRED = {
     "ingest rate": "cartridge_replay_positions_added_total",
     "model version per actor": "cartridge_actor_model_version",
     "reload latency": "cartridge_actor_model_reload_latency_seconds_bucket",
+    "the trainer's demand for self-play (issue 10)": "cartridge_trainer_ratio_wait_seconds_total",
     # issue 11
     "rating of latest and best": "cartridge_arena_rating_elo",
     "rating interval": "cartridge_arena_rating_interval_elo",

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ["actor", "trainer", "arena"]
+SERVICES = ["actor", "trainer", "web", "arena"]
 
 
 def dockerfile(service: str) -> str:
@@ -48,8 +48,8 @@ def test_build_context_holds_only_what_the_images_need() -> None:
     assert not any(".env" in rule for rule in rules if rule.startswith("!"))
 
 
-def test_pins_are_exact_and_the_actor_has_no_torch() -> None:
-    for name in ("actor", "trainer"):
+def test_pins_are_exact_and_the_actor_and_web_have_no_torch() -> None:
+    for name in ("actor", "trainer", "web"):
         pins = [line for line in (ROOT / "requirements" / f"{name}.txt").read_text().splitlines()
                 if line and not line.startswith("#")]
         assert pins and all(re.fullmatch(r"[a-z0-9-]+==[0-9][^ ]*", pin) for pin in pins), name
@@ -60,6 +60,10 @@ def test_pins_are_exact_and_the_actor_has_no_torch() -> None:
     for service in ("actor", "arena"):  # inference only
         assert "requirements/actor.txt" in dockerfile(service)
         assert "torch" not in dockerfile(service).replace("no torch", "")
+    web = (ROOT / "requirements/web.txt").read_text()
+    assert "\ntorch==" not in web and "\nfastapi==" in web and "\nuvicorn==" in web
+    assert "requirements/web.txt" in dockerfile("web")
+    assert "torch" not in dockerfile("web").replace("no torch", "")
 
 
 def test_trainer_variants_choose_the_pytorch_index() -> None:

@@ -40,6 +40,7 @@ TINY = {
     "CARTRIDGE_RUN_ACTORS": "2",
     "CARTRIDGE_RUN_STRENGTH_INTERVAL": "5",
     "CARTRIDGE_RUN_STRENGTH_GAMES": "4",
+    "CARTRIDGE_RUN_WEB": "false",  # tests/web/test_web_process.py runs it with the loop
 }
 
 
@@ -101,12 +102,14 @@ def test_embedded_run_trains_reloads_survives_a_trainer_kill_and_resumes(tmp_pat
 
     # ---- 2. SIGKILL the trainer -----------------------------------------------------
     run_info = json.loads((data / "run.json").read_text())
+    # Each actor's start time, so that a new process reusing its pid is not taken for it.
+    actors = {actor["pid"]: _start_time(actor["pid"]) for actor in run_info["actors"]}
     os.kill(run_info["trainer_pid"], signal.SIGKILL)
     assert process.wait(120) == 1
     text = output.read_text()
     assert re.search(r"trainer \(pid \d+\) exited unexpectedly with code -9", text), text[-3000:]
-    for actor in run_info["actors"]:  # stopped, not orphaned
-        assert not Path(f"/proc/{actor['pid']}").exists() or _zombie(actor["pid"])
+    for pid, started in actors.items():  # stopped, not orphaned
+        assert not _running(pid, started), f"actor {pid} outlived cartridge run"
     assert_models_whole(store)
     games_before = assert_games_whole(data)
     assert games_before > 0
@@ -131,8 +134,22 @@ def test_embedded_run_trains_reloads_survives_a_trainer_kill_and_resumes(tmp_pat
     assert assert_games_whole(data) > games_before
 
 
-def _zombie(pid: int) -> bool:
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 (state) on; None once the pid is gone."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return True
+        return None
+
+
+def _start_time(pid: int) -> int | None:
+    stat = _stat(pid)
+    return None if stat is None else int(stat[19])  # field 22: start time, in clock ticks
+
+
+def _running(pid: int, started: int | None) -> bool:
+    """The process that had `pid` and started at `started` still runs (a zombie has
+    ended; another process with the same pid has another start time)."""
+    stat = _stat(pid)
+    return (started is not None and stat is not None and int(stat[19]) == started
+            and stat[0] not in ("Z", "X"))

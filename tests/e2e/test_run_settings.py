@@ -1,11 +1,14 @@
-"""`cartridge run`'s [run] keys: actors (auto fits the machine), strength_interval (0 = no
+"""`cartridge run`'s [run] keys: actors (auto fits the machine: threads per child and a
+backfill actor at idle priority, seen in real processes), strength_interval (0 = no
 strength checks), strength_games; and the one-line error for bad configuration."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -14,17 +17,62 @@ from pathlib import Path
 
 import pytest
 
-from cartridge.cli.run import StrengthCheck, Supervisor, actor_count, check_strength
+from cartridge.cli.machine_split import split_machine
+from cartridge.cli.run import StrengthCheck, Supervisor, check_strength
 from cartridge.config.settings import Settings, load_settings
 from cartridge.modelstore.filesystem import FilesystemModelStore
+from cartridge.threads import cpu_budget
 from tests.actor.helpers import REPO, publish, tiny_onnx
 
 
-def test_actor_count_auto_leaves_a_core_for_the_trainer() -> None:
-    assert actor_count(0, cores=1) == 1
-    assert actor_count(0, cores=2) == 1
-    assert actor_count(0, cores=16) == 15
-    assert actor_count(3, cores=2) == 3
+@pytest.mark.slow
+def test_auto_split_sets_each_childs_threads_and_runs_backfill_at_idle_priority(
+    tmp_path: Path,
+) -> None:
+    """A real `cartridge run` with [run] actors = 0: the trainer and every actor log the
+    threads the split gave them, and backfill actors run under SCHED_IDLE."""
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
+    env.update({"CARTRIDGE_RUN_ACTORS": "0", "CARTRIDGE_RUN_STRENGTH_INTERVAL": "0",
+                "CARTRIDGE_RUN_WEB": "false",
+                "CARTRIDGE_MCTS_NUM_SIMULATIONS": "4", "CARTRIDGE_TRAINING_DEVICE": "cpu"})
+    expected = split_machine(cpu_budget().cpus, actors=0, training_threads=0,
+                             inference_threads=0)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cartridge.cli.main", "run", "--config",
+         str(REPO / "config.toml"), "--data-dir", str(data)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    logs = data / "logs"
+
+    def logged(name: str, text: str) -> bool:
+        path = logs / name
+        return path.exists() and text in path.read_text()
+
+    try:
+        deadline = time.monotonic() + 120
+        # A backfill actor may not get a CPU on a busy machine (that is its point): its
+        # priority is checked, its log line is not waited for.
+        actor_logs = [f"actor-{i}.log" for i, plan in enumerate(expected.actors)
+                      if not plan.backfill]
+        while not (logged("trainer.log", "PyTorch intra-op pool") and
+                   all(logged(name, "ONNX Runtime intra-op pool") for name in actor_logs)):
+            assert process.poll() is None, "cartridge run exited"
+            assert time.monotonic() < deadline, "children did not log their threads"
+            time.sleep(0.1)
+        run = json.loads((data / "run.json").read_text())
+        assert logged("trainer.log", f"PyTorch intra-op pool: {expected.trainer_threads} "
+                                     f"threads ([training] threads = {expected.trainer_threads})")
+        for i, (plan, actor) in enumerate(zip(expected.actors, run["actors"], strict=True)):
+            if not plan.backfill:
+                assert logged(f"actor-{i}.log", f"ONNX Runtime intra-op pool: {plan.threads} "
+                                                f"threads ([inference] intra_op_threads = ")
+            policy = os.sched_getscheduler(actor["pid"])
+            assert policy == (os.SCHED_IDLE if plan.backfill else os.SCHED_OTHER), (i, plan)
+        assert any(plan.backfill for plan in expected.actors)
+        assert os.sched_getscheduler(run["trainer_pid"]) == os.SCHED_OTHER
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(120) == 0
 
 
 def test_strength_check_plays_strength_games_against_the_latest_model(tmp_path: Path) -> None:

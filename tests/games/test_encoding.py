@@ -77,3 +77,22 @@ def test_the_check_catches_an_encoder_without_the_movers_point_of_view() -> None
     assert encoder_problem(broken, broken.initial_state(), state) is not None
     (figure,) = encoder_figures(broken, games=5)
     assert not figure.ok and figure.value > 0
+
+
+@pytest.mark.parametrize("env_id", GAME_IDS)
+def test_rows_draw_the_first_players_pieces_as_x(env_id: str) -> None:
+    """Game.rows is what the play page draws: one string per row, top first, of
+    "X" (first player), "O" (second) and "."; its pieces are the encoder's planes."""
+    game = get_game(env_id)
+    rng = np.random.default_rng(3)
+    state = game.initial_state()
+    for _ in range(6):
+        state = game.apply(state, int(rng.choice(game.legal_actions(state))))
+    rows = game.rows(state)
+    _, height, width = game.observation_shape
+    assert len(rows) == height and all(len(row) == width for row in rows)
+    planes = game.encode(state)  # [mover's pieces, opponent's, ...] from the mover's side
+    first, second = (planes[0], planes[1]) if game.to_play(state) == 0 else (planes[1], planes[0])
+    drawn = np.array([list(row) for row in rows])
+    assert ((drawn == "X") == (first > 0)).all()
+    assert ((drawn == "O") == (second > 0)).all()

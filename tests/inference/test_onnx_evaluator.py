@@ -6,8 +6,11 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from cartridge.config.settings import InferenceSettings
 from cartridge.games import GAME_IDS, get_game
 from cartridge.inference import ModelLoadError, ModelMismatchError, OnnxEvaluator
+from cartridge.inference.onnx import evaluator_from_settings
+from cartridge.threads import cpu_budget, resolve_inference
 
 # Building a model needs the trainer side (torch); the evaluator itself does not.
 torch = pytest.importorskip("torch")
@@ -181,3 +184,27 @@ def test_intra_op_threads_reaches_the_session(models, threads):
     evaluator = OnnxEvaluator(models["connect4"], game=get_game("connect4"), model_version=1,
                               provider="cpu", intra_op_threads=threads)
     assert evaluator._session.get_session_options().intra_op_num_threads == threads
+
+
+@pytest.mark.parametrize(("spinning", "entry"), [("on", "1"), ("off", "0")])
+def test_spinning_setting_reaches_the_session(models, spinning, entry):
+    inference = InferenceSettings(provider="cpu", intra_op_threads=2, spinning=spinning)
+    evaluator = evaluator_from_settings(models["connect4"], game=get_game("connect4"),
+                                        model_version=1, inference=inference)
+    options = evaluator._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == entry
+    assert options.intra_op_num_threads == 2
+
+
+def test_unresolved_settings_are_refused(models):
+    with pytest.raises(ValueError, match="spinning must be resolved"):
+        evaluator_from_settings(models["connect4"], game=get_game("connect4"), model_version=1,
+                                inference=InferenceSettings(spinning="auto"))
+
+
+def test_resolved_settings_take_the_cpu_budget_and_spin_by_default():
+    resolved = resolve_inference(InferenceSettings(intra_op_threads=0, spinning="auto"))
+    assert resolved.intra_op_threads == cpu_budget().cpus
+    assert resolved.spinning == "on"
+    kept = resolve_inference(InferenceSettings(intra_op_threads=3, spinning="off"))
+    assert (kept.intra_op_threads, kept.spinning) == (3, "off")

@@ -25,6 +25,7 @@ K8S = ROOT / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if p.is_dir())
 KUBERNETES_VERSION = "1.31.0"
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "Job", "DaemonSet"}
+CRD_GROUPS = ("keda.sh/",)  # custom resources kubernetes-validate has no schema for
 
 pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None, reason="needs kubectl")
 
@@ -60,6 +61,8 @@ def test_overlay_validates_against_the_kubernetes_schemas(overlay: str) -> None:
     import kubernetes_validate
 
     for obj in render(str(K8S / "overlays" / overlay)):
+        if obj["apiVersion"].startswith(CRD_GROUPS):
+            continue  # no schema offline; tested field by field (test_actors_scale_on_...)
         try:
             kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
         except kubernetes_validate.ValidationError as err:
@@ -160,9 +163,6 @@ def test_gpu_overlays_reserve_their_devices() -> None:
     assert trainer_limits("prod")["nvidia.com/gpu"] == "1"
     assert trainer_limits("rocm")["amd.com/gpu"] == "1"
     assert not {"nvidia.com/gpu", "amd.com/gpu"} & set(trainer_limits("dev"))
-    prod = render(str(K8S / "overlays" / "prod"))
-    assert named(prod, "HorizontalPodAutoscaler", "actor")["spec"]["scaleTargetRef"]["name"] \
-        == "actor"
     dev_actor = named(render(str(K8S / "overlays" / "dev")), "Deployment", "actor")
     assert dev_actor["spec"]["replicas"] == 2
 
@@ -204,3 +204,51 @@ def test_configmap_is_generated_from_config_toml() -> None:
         "k8s/base/config.toml is out of date: cp config.toml k8s/base/config.toml"
     config = next(o for o in render(str(K8S / "base")) if o["kind"] == "ConfigMap")
     assert config["data"]["config.toml"] == (ROOT / "config.toml").read_text()
+
+
+def test_actors_scale_on_the_trainers_demand_for_data_not_cpu() -> None:
+    prod = render(str(K8S / "overlays" / "prod"))
+    assert not [o for o in prod if o["kind"] == "HorizontalPodAutoscaler"]  # KEDA owns it
+    scaler = named(prod, "ScaledObject", "actor")
+    assert scaler["apiVersion"] == "keda.sh/v1alpha1"
+    spec = scaler["spec"]
+    assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                      "name": "actor"}
+    named(prod, "Deployment", spec["scaleTargetRef"]["name"])  # the target exists
+    assert 1 <= spec["minReplicaCount"] < spec["maxReplicaCount"]
+    assert spec["fallback"]["replicas"] >= spec["minReplicaCount"]
+    (trigger,) = spec["triggers"]
+    assert trigger["type"] == "prometheus"
+    assert float(trigger["metadata"]["threshold"]) == 1.0
+    query = trigger["metadata"]["query"]
+    # The series the query reads are the ones the services export (names checked in code).
+    metrics_source = (ROOT / "libs" / "cartridge" / "metrics.py").read_text()
+    for series in ("cartridge_trainer_ratio_wait_seconds", "cartridge_actor_model_version"):
+        assert series in query and f'"{series}"' in metrics_source
+    assert "cpu" not in str(spec).lower()
+
+
+def test_cartridge_containers_get_cpu_limits_and_no_thread_settings() -> None:
+    """Their thread pools follow the CPU limit (the cgroup quota, read at start), so no
+    manifest sets a thread count by hand."""
+    for overlay in OVERLAYS:
+        objects = render(str(K8S / "overlays" / overlay))
+        for name in ("actor", "trainer"):
+            (container,) = pod_spec(named(objects, "Deployment", name))["containers"]
+            assert float(str(container["resources"]["limits"]["cpu"]).rstrip("m")) > 0
+            names = {e["name"] for e in container.get("env", [])}
+            assert not {n for n in names if n.endswith("_THREADS") or n.startswith("OMP_")}
+
+
+def test_web_runs_two_stateless_replicas_behind_a_service() -> None:
+    for overlay in OVERLAYS:
+        objects = render(str(K8S / "overlays" / overlay))
+        web = named(objects, "Deployment", "web")
+        assert web["spec"]["replicas"] == 2
+        (container,) = pod_spec(web)["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"
+        service = named(objects, "Service", "web")
+        assert service["spec"]["selector"] == web["spec"]["selector"]["matchLabels"]
+        assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
+        annotations = web["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import socket
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from cartridge.metrics import ActorMetrics, TrainerMetrics, exported_metric_name
 from cartridge.modelstore.base import ModelInfo
 from cartridge.replay.base import ReplayStats
 
+CONFIG = Path(__file__).resolve().parents[2] / "config.toml"
 _NAME = re.compile(r"^cartridge_(actor|trainer|replay)_[a-z0-9_]+$")
 # Suffixes that name a unit or a Prometheus sample type, not a quantity.
 _UNIT_WORDS = ("milliseconds", "ms", "minutes", "hours", "bytes_kb", "kilobytes")
@@ -90,21 +93,30 @@ def test_trainer_records_steps_losses_and_replay() -> None:
     assert get("cartridge_replay_positions_added_total", {"game": "connect4"}) == 1200
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _serve_on_a_free_port(registry) -> tuple[object, int]:
+    """serve_metrics on a port picked free; port 0 means "off" there, so it cannot let the
+    kernel pick: another process may take the port first, then pick again."""
+    for _ in range(20):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        try:
+            return serve_metrics(port, registry, addr="127.0.0.1"), port
+        except OSError as err:
+            if err.errno != errno.EADDRINUSE:
+                raise
+    pytest.fail("no free port for the metrics server in 20 tries")
 
 
 def test_serve_metrics_serves_the_registry() -> None:
     metrics = TrainerMetrics("othello")
     metrics.trained(1, 8)
-    port = _free_port()
-    server = serve_metrics(port, metrics.registry, addr="127.0.0.1")
+    server, port = _serve_on_a_free_port(metrics.registry)
     try:
         body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
     finally:
         server.shutdown()
+        server.server_close()
     assert b'cartridge_trainer_steps_total{game="othello"} 1.0' in body
 
 
@@ -114,9 +126,11 @@ def test_port_zero_serves_nothing() -> None:
 
 @pytest.mark.parametrize("section", ["actor", "training"])
 def test_metrics_port_is_a_setting(section: str) -> None:
-    assert getattr(load_settings(environ={}), section).metrics_port == 0
+    # The repository's config.toml, not whatever ./config.toml or $CARTRIDGE_CONFIG names.
+    assert getattr(load_settings(CONFIG, environ={}), section).metrics_port == 0
     variable = f"CARTRIDGE_{section.upper()}_METRICS_PORT"
-    assert getattr(load_settings(environ={variable: "9123"}), section).metrics_port == 9123
+    settings = load_settings(CONFIG, environ={variable: "9123"})
+    assert getattr(settings, section).metrics_port == 9123
 
 
 def test_exported_names_cover_both_services() -> None:
@@ -124,3 +138,14 @@ def test_exported_names_cover_both_services() -> None:
     assert "cartridge_actor_positions_total" in names
     assert "cartridge_trainer_loss" in names
     assert "cartridge_replay_positions_added_total" in names
+
+
+def test_trainer_exports_the_ratio_gate_wait_at_scrape_time() -> None:
+    metrics = TrainerMetrics("connect4")
+    get = metrics.registry.get_sample_value
+    assert get("cartridge_trainer_ratio_wait_seconds_total", {"game": "connect4"}) is None
+    waited = [1.5]
+    metrics.watch_ratio_gate(lambda: waited[0])
+    assert get("cartridge_trainer_ratio_wait_seconds_total", {"game": "connect4"}) == 1.5
+    waited[0] = 4.0  # read again at the next scrape, no report needed
+    assert get("cartridge_trainer_ratio_wait_seconds_total", {"game": "connect4"}) == 4.0

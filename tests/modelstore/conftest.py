@@ -8,10 +8,10 @@ it is specific to moto.
 
 from __future__ import annotations
 
-import socket
+import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 from cartridge.modelstore.base import ModelStore
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from cartridge.modelstore.s3 import S3ModelStore
+from tests.ports import ReservedPort
 
 # moto accepts any credentials unless its authentication is switched on
 # (test_s3_errors.py does that in a server of its own).
@@ -27,26 +28,37 @@ ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-do-not-log"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class S3Server:
-    """A moto S3 server on a fixed loopback port that tests can stop and restart."""
+    """A moto S3 server on a loopback port that tests can stop and restart.
 
-    port: int
+    The first start binds port 0 (the kernel picks a free port, no race with other
+    runs); while stopped, the port stays reserved (connections refused, nobody else
+    takes it), so a restart comes back on the same port.
+    """
+
+    port: int = 0
     server: ThreadedMotoServer | None = None
+    _reserved: ReservedPort | None = field(default=None, repr=False)
 
     @property
     def endpoint(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
+    def start(self, timeout: float = 30.0) -> None:
+        if self._reserved is not None:
+            self._reserved.release()
+            self._reserved = None
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
+        # ThreadedMotoServer.start() waits forever when its thread cannot bind the port.
+        starter = threading.Thread(target=server.start, daemon=True)
+        starter.start()
+        starter.join(timeout)
+        if starter.is_alive():
+            raise RuntimeError(f"moto's S3 server did not start on 127.0.0.1:{self.port} "
+                               f"within {timeout:.0f} s (port taken?)")
+        self.server = server
+        self.port = server.get_host_and_port()[1]
 
     def stop(self) -> None:
         """Stop serving and close the listening socket, so clients get connection refused."""
@@ -54,15 +66,24 @@ class S3Server:
         self.server.stop()
         self.server._server.server_close()  # shutdown() alone leaves the port bound
         self.server = None
+        self._reserved = ReservedPort(self.port)
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.stop()
+        if self._reserved is not None:
+            self._reserved.release()
+            self._reserved = None
 
 
 @pytest.fixture
 def s3_server() -> Iterator[S3Server]:
-    server = S3Server(port=free_port())
+    server = S3Server()
     server.start()
-    yield server
-    if server.server is not None:
-        server.stop()
+    try:
+        yield server
+    finally:
+        server.close()
 
 
 @pytest.fixture

@@ -267,3 +267,14 @@ def test_an_unfinished_version_is_not_listed_and_not_reused(tmp_path: Path) -> N
     assert store.versions() == []
     assert publish(store, "a").version == 2
     assert store.versions() == [2]
+
+
+def test_the_run_that_produced_a_model_travels_in_its_metadata(
+    store_factory: Callable[..., ModelStore],
+) -> None:
+    run = {"git_commit": "abc123", "git_dirty": False, "command": "cartridge run",
+           "settings": {"common": {"env_id": "tictactoe"}}}
+    info = store_factory().publish(b"o", b"c", step=5, network=NETWORK, run=run)
+    assert info.run == run
+    assert store_factory().info(info.version).run == run  # read back by a new reader
+    assert publish(store_factory(), "b").run is None

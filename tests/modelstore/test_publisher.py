@@ -25,11 +25,11 @@ class FlakyStore(FilesystemModelStore):
         self.failures = failures
         self.attempts = 0
 
-    def publish(self, onnx, checkpoint, *, step, network):
+    def publish(self, onnx, checkpoint, *, step, network, run=None):
         self.attempts += 1
         if self.attempts <= self.failures:
             raise ModelStoreUnavailableError("store down")
-        return super().publish(onnx, checkpoint, step=step, network=network)
+        return super().publish(onnx, checkpoint, step=step, network=network, run=run)
 
 
 def test_publish_with_retry_retries_until_the_store_answers(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ default), with one IAM user allowed s3:* and one allowed nothing.
 from __future__ import annotations
 
 import json
+import selectors
 import subprocess
 import sys
 import time
@@ -21,8 +22,9 @@ import pytest
 
 from cartridge.modelstore import ModelStoreConnectionError
 from cartridge.modelstore.s3 import S3ModelStore
+from tests.ports import ReservedPort
 
-from .conftest import SECRET_KEY, free_port
+from .conftest import SECRET_KEY
 
 BUCKET = "cartridge-auth"
 
@@ -34,26 +36,52 @@ class AuthServer:
     denied: tuple[str, str]  # of a user with no permissions
 
 
-def _wait_until_up(url: str) -> None:
-    for _ in range(300):
+# A moto server in a process of its own, on a port the kernel picks (port 0): it prints
+# the port once it listens.
+_SERVER = """
+import threading
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+threading.Event().wait()
+"""
+
+
+def _read_port(process: subprocess.Popen[str], timeout: float = 60.0) -> int:
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise RuntimeError(f"moto server did not report its port within {timeout:.0f} s")
+    line = process.stdout.readline()
+    if not line.strip().isdigit():
+        raise RuntimeError(f"moto server exited ({process.wait(timeout=30)}) without a port")
+    return int(line)
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:  # never ask whatever else may answer on the port
+            raise RuntimeError(f"moto server at {url} exited ({process.returncode})")
         try:
             urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
             return
         except (urllib.error.URLError, ConnectionError):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"moto server at {url} did not start") from None
             time.sleep(0.1)
-    raise RuntimeError(f"moto server at {url} did not start")
 
 
 @pytest.fixture(scope="module")
 def auth_server() -> Iterator[AuthServer]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen([sys.executable, "-c", _SERVER], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True)
     try:
-        _wait_until_up(url)
+        port = _read_port(process)
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_up(url, process)
         iam = boto3.client("iam", endpoint_url=url, region_name="us-east-1",
                            aws_access_key_id="setup", aws_secret_access_key="setup")
 
@@ -77,6 +105,7 @@ def auth_server() -> Iterator[AuthServer]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        process.stdout.close()
 
 
 def open_store(endpoint: str, access_key: str, secret_key: str, **kwargs) -> S3ModelStore:
@@ -125,9 +154,10 @@ def test_missing_permission_is_a_clear_error(auth_server: AuthServer) -> None:
 
 
 def test_nothing_listening_is_a_clear_error() -> None:
-    endpoint = f"127.0.0.1:{free_port()}"
-    with pytest.raises(ModelStoreConnectionError, match="cannot reach") as caught:
-        open_store(endpoint, "key", SECRET_KEY)
+    with ReservedPort() as closed:  # bound, never listening: connections are refused
+        endpoint = f"127.0.0.1:{closed.port}"
+        with pytest.raises(ModelStoreConnectionError, match="cannot reach") as caught:
+            open_store(endpoint, "key", SECRET_KEY)
     assert_names_endpoint_and_bucket(caught, endpoint, BUCKET, SECRET_KEY)
 
 
@@ -151,6 +181,7 @@ def test_an_endpoint_with_a_scheme_is_a_clear_error() -> None:
 
 
 def test_an_invalid_bucket_name_is_a_clear_error() -> None:
-    with pytest.raises(ModelStoreConnectionError, match="bucket") as caught:
-        open_store(f"127.0.0.1:{free_port()}", "key", SECRET_KEY, bucket="No_Such")
+    with ReservedPort() as closed, pytest.raises(ModelStoreConnectionError,
+                                                  match="bucket") as caught:
+        open_store(f"127.0.0.1:{closed.port}", "key", SECRET_KEY, bucket="No_Such")
     assert_names_endpoint_and_bucket(caught, "127.0.0.1", "No_Such", SECRET_KEY)

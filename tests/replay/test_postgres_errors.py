@@ -10,7 +10,8 @@ import pytest
 from cartridge.replay.base import ReplayUnavailableError
 from cartridge.replay.postgres import PostgresReplayStore, ReplayConnectionError
 from cartridge.replay.postgres_schema import SchemaVersionError
-from tests.replay.pgserver import ThrowawayServer, free_port, start_throwaway_server
+from tests.ports import ReservedPort
+from tests.replay.pgserver import ThrowawayServer, start_throwaway_server
 
 SUPERUSER_SECRET = "Sup3r-s3cret-pw"
 ROLE_SECRET = "r0le-s3cret-pw"
@@ -36,8 +37,9 @@ def _open_error(url: str, **kwargs: object) -> str:
 
 
 def test_nothing_listening_names_host_port_and_database() -> None:
-    port = free_port()
-    message = _open_error(f"postgresql://cartridge:pw-in-url@127.0.0.1:{port}/replay_x")
+    with ReservedPort() as closed:  # bound, never listening: connections are refused
+        port = closed.port
+        message = _open_error(f"postgresql://cartridge:pw-in-url@127.0.0.1:{port}/replay_x")
     assert f"127.0.0.1:{port}" in message and "replay_x" in message
     assert "pw-in-url" not in message
 
@@ -98,8 +100,8 @@ def test_schema_is_created_once_and_reopened(postgres_db_url: str) -> None:
 
 def test_only_an_unreachable_server_is_worth_retrying(postgres_url: str) -> None:
     """Actors and the trainer wait for a server that is down, not for wrong settings."""
-    with pytest.raises(ReplayUnavailableError):
-        PostgresReplayStore(f"postgresql://postgres@127.0.0.1:{free_port()}/x", connect_timeout=3)
+    with ReservedPort() as closed, pytest.raises(ReplayUnavailableError):
+        PostgresReplayStore(f"postgresql://postgres@127.0.0.1:{closed.port}/x", connect_timeout=3)
     params = psycopg.conninfo.conninfo_to_dict(postgres_url)
     params["dbname"] = "cartridge_no_such_db"
     with pytest.raises(ReplayConnectionError) as error:

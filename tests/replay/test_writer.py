@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -73,7 +74,12 @@ def test_full_queue_blocks_put_until_the_store_is_back() -> None:
     with pytest.raises(queue.Full):
         writer.put(batch[3], timeout=0.3)  # backpressure: self-play would pause here
     assert writer.pending_games == 3 and writer.acknowledged_games == 0
-    assert writer.failed_attempts >= 1
+    # The writer thread holds a game; its first failed append may still be under way.
+    deadline = time.monotonic() + 10
+    while writer.failed_attempts < 1:
+        assert time.monotonic() < deadline, "the writer never tried the store while it was down"
+        time.sleep(0.01)
+    assert writer.acknowledged_games == 0
     store.down.clear()
     writer.put(batch[3], timeout=5)
     assert writer.close(timeout=10)

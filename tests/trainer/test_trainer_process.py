@@ -45,37 +45,58 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def start(workdir: Path, steps: int, when_done: str = "exit") -> subprocess.Popen[str]:
+class Trainer(subprocess.Popen[str]):
+    """A trainer process whose output goes to a file: a pipe nobody reads while the
+    test waits would block the trainer once it filled (64 KiB)."""
+
+    log: Path
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def start(workdir: Path, steps: int, when_done: str = "exit") -> Trainer:
     env = {**os.environ, "CARTRIDGE_NETWORK_TICTACTOE_CHANNELS": str(NETWORK.channels),
            "CARTRIDGE_NETWORK_TICTACTOE_BLOCKS": str(NETWORK.blocks),
            "CARTRIDGE_TRAINING_WHEN_DONE": when_done}
-    return subprocess.Popen(
-        [sys.executable, "-m", "trainer", "--config", "config.toml", "--env", ENV,
-         "--db", "replay.db", "--model-dir", "models", "--stats", "stats.json",
-         "--steps", str(steps)],
-        cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
+    runs = len(list(workdir.glob("trainer-*.log")))
+    log = workdir / f"trainer-{runs}.log"
+    with log.open("w") as sink:
+        process = Trainer(
+            [sys.executable, "-m", "trainer", "--config", "config.toml", "--env", ENV,
+             "--db", "replay.db", "--model-dir", "models", "--stats", "stats.json",
+             "--steps", str(steps)],
+            cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT, text=True,
+        )
+    process.log = log
+    return process
 
 
 def models(workdir: Path) -> FilesystemModelStore:
     return FilesystemModelStore(workdir / "models", ENV)
 
 
-def wait_until(condition: Callable[[], bool], process: subprocess.Popen[str],
+def wait_until(condition: Callable[[], bool], process: Trainer,
                timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if process.poll() is not None:
-            pytest.fail(f"trainer exited early ({process.returncode}):\n{process.stdout.read()}")
+            pytest.fail(f"trainer exited early ({process.returncode}):\n{process.output()}")
         if time.monotonic() > deadline:
             process.kill()
-            pytest.fail(f"timed out:\n{process.stdout.read()}")
+            process.wait()
+            pytest.fail(f"timed out:\n{process.output()}")
         time.sleep(0.1)
 
 
-def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
-    output, _ = process.communicate(timeout=300)
-    return process.returncode, output
+def finish(process: Trainer) -> tuple[int, str]:
+    try:
+        process.wait(timeout=300)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            process.wait()
+    return process.returncode, process.output()
 
 
 def latest_step(workdir: Path) -> int:
@@ -167,10 +188,13 @@ def test_when_done_idle_waits_for_sigterm_instead_of_exiting(workdir: Path) -> N
     code, output = finish(start(workdir, steps=5))
     assert code == 0 and "nothing to do" in output, output
     idle = start(workdir, steps=5, when_done="idle")
-    with pytest.raises(subprocess.TimeoutExpired):
-        idle.wait(timeout=5)
+    # SIGTERM only once the trainer says it idles: its handler is installed after the
+    # imports (torch), so an earlier signal would end it with the default action.
+    wait_until(lambda: "idling until stopped" in idle.output(), idle)
+    assert idle.poll() is None, idle.output()  # still there: it waits instead of exiting
     idle.send_signal(signal.SIGTERM)
     code, output = finish(idle)
     assert code == 0, output
     assert "idling until stopped" in output
+    assert "SIGTERM" in output  # it ended on the signal, not on its own
     assert [models(workdir).info(v).step for v in models(workdir).versions()] == [5]

@@ -47,3 +47,32 @@ def test_stop_while_waiting_returns_false() -> None:
     limiter = RatioLimiter(1.0, replay.total_positions, replay.wait, wait_interval=0.5)
     assert not limiter.acquire(10, 8)
     assert replay.sleeps == [0.5]
+
+
+def test_time_waiting_at_the_gate_is_counted_also_while_it_lasts() -> None:
+    import threading
+    import time
+
+    released = threading.Event()
+    observed: list[float] = []
+    positions = [10]
+    limiter: RatioLimiter
+
+    def wait(seconds: float) -> bool:
+        time.sleep(0.05)  # the wait the limiter measures (real time, not a synchronisation)
+        observed.append(limiter.waited_s())  # read mid-wait, as a metrics scrape would
+        if len(observed) == 3:
+            positions[0] = 1000
+            released.set()
+        return False
+
+    limiter = RatioLimiter(1.0, lambda: positions[0], wait, wait_interval=0.05)
+    assert limiter.waited_s() == 0.0
+    assert limiter.acquire(0, 8)  # within budget: no wait
+    assert limiter.waited_s() == 0.0
+    assert limiter.acquire(10, 8)  # 18 > 10: waits three times
+    assert released.is_set()
+    assert observed[0] >= 0.05 and observed == sorted(observed)  # grows during the wait
+    assert limiter.waited_s() >= 0.15
+    total = limiter.waited_s()
+    assert limiter.acquire(18, 8) and limiter.waited_s() == total  # no wait, no growth

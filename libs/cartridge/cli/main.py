@@ -20,6 +20,7 @@ COMMANDS = {
     "models": ("cartridge.cli.models", "model store: list versions, pointers, download, promote"),
     "ratings": ("cartridge.cli.ratings", "the arena's ratings, benchmarks and best version"),
     "run": ("cartridge.cli.run", "train locally: a trainer and actors on ./data, live progress"),
+    "runs": ("cartridge.cli.runs", "local runs: list them with their state, stop one"),
 }
 
 

@@ -13,7 +13,6 @@ import argparse
 import json
 import logging
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +22,10 @@ from cartridge.config import SettingsError, load_settings
 from cartridge.config.entry import apply_log_level
 from cartridge.games import Game, IllegalActionError, get_game
 from cartridge.inference import Evaluator, UniformEvaluator
-from cartridge.mcts import BatchedMcts, SearchConfig, choose_actions
+from cartridge.mcts import SearchConfig
+from cartridge.play import Answer, answer_positions
 
 log = logging.getLogger(__name__)
-BATCH = 256  # positions searched together (one inference call per simulation)
-# Tree entries (slots x nodes x actions, ~17 bytes each) one batch may allocate: a big
-# --sims searches fewer positions at a time instead of exhausting memory.
-MAX_TREE_ENTRIES = 16_000_000
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,18 +38,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--positions", type=Path, help="JSONL file of {\"actions\": [...]} lines")
     parser.add_argument("--config", type=Path, help="config file (default: ./config.toml)")
     parser.add_argument("--seed", type=int, default=0, help="tie-breaking seed")
-
-
-@dataclass(frozen=True)
-class Answer:
-    actions: list[int]
-    action: int
-    value: float
-    policy: list[float]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"actions": self.actions, "action": self.action,
-                "value": round(self.value, 4), "policy": [round(p, 4) for p in self.policy]}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,31 +63,6 @@ def run(args: argparse.Namespace) -> int:
         _print_human(game, answer)
         return 0
     return _answer_file(game, evaluator, config, args.positions, rng)
-
-
-def answer_positions(
-    game: Game, evaluator: Evaluator, config: SearchConfig, lines: list[list[int]],
-    rng: np.random.Generator,
-) -> list[Answer]:
-    """Search every (legal, unfinished) position; most visited move, ties at random."""
-    answers: list[Answer] = []
-    per_slot = 2 * (config.num_simulations + 1) * game.num_actions
-    batch = max(1, min(BATCH, MAX_TREE_ENTRIES // per_slot))
-    for start in range(0, len(lines), batch):
-        chunk = lines[start:start + batch]
-        mcts = BatchedMcts(game, evaluator, config, num_slots=len(chunk), rng=rng,
-                           add_noise=False)
-        for slot, actions in enumerate(chunk):
-            mcts.reset(slot, game.apply_all(actions))
-        result = mcts.search()
-        chosen = choose_actions(result.visits, np.full(len(chunk), config.temp_threshold),
-                                config.temp_threshold, rng)
-        for row, actions in enumerate(chunk):
-            answers.append(Answer(actions, int(chosen[row]), float(result.root_values[row]),
-                                  result.visits[row].tolist()))
-        if len(lines) > batch:
-            log.info("answered %d/%d positions", len(answers), len(lines))
-    return answers
 
 
 def _answer_file(game: Game, evaluator: Evaluator, config: SearchConfig, path: Path,
@@ -167,10 +126,11 @@ def _parse_actions(text: str) -> list[int]:
 def _evaluator(model: Path | None, game: Game, inference: Any) -> Evaluator:
     if model is None:
         return UniformEvaluator()
-    from cartridge.inference.onnx import OnnxEvaluator
+    from cartridge.inference.onnx import evaluator_from_settings
+    from cartridge.threads import resolve_inference
 
-    return OnnxEvaluator(model.read_bytes(), game=game, model_version=0,
-                         provider=inference.provider, intra_op_threads=inference.intra_op_threads)
+    return evaluator_from_settings(model.read_bytes(), game=game, model_version=0,
+                                   inference=resolve_inference(inference))
 
 
 def _print_human(game: Game, answer: Answer) -> None:

@@ -1,7 +1,8 @@
 """`cartridge run`: the whole training loop on this machine.
 
-Starts one trainer (`python -m trainer`) and [run] actors actor processes
-(`python -m actor`) sharing [common] data_dir: the SQLite replay buffer, the
+Starts one trainer (`python -m trainer`) and actor processes (`python -m actor`),
+with threads and priorities that divide the machine between them
+(cli/machine_split.py), sharing [common] data_dir: the SQLite replay buffer, the
 models folder, the trainer's stats.json and the actors' status files. Each
 child logs to `<data_dir>/logs/<name>.log`; the terminal gets a compact
 progress line every few seconds (training step, losses, lr, samples/s,
@@ -18,6 +19,10 @@ A child that dies on its own is named with its exit code and the end of its log,
 the others are stopped, and `cartridge run` exits 1. It does not restart it: a
 crash loop would hide the error, and running again resumes where it stopped.
 A trainer that reaches [training] steps exits 0; then everything stops, exit 0.
+
+The data_dir is the run directory (`--run-dir`): the supervisor records the run in it
+(config.toml, meta.json, status.json, pid; see cartridge.runs) so `cartridge runs list`
+and `cartridge runs stop` find it, and refuses a directory another live supervisor owns.
 """
 
 from __future__ import annotations
@@ -38,8 +43,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from cartridge.atomic import write_json_atomic
+from cartridge.cli.machine_split import split_machine
 from cartridge.config.entry import apply_log_level
 from cartridge.config.settings import Settings, SettingsError, default_config_path, load_settings
+from cartridge.runs.facts import RunDirMismatchError
+from cartridge.runs.record import FinalState, RunBusyError, RunRecord
+from cartridge.threads import cpu_budget
 
 log = logging.getLogger("cartridge.run")
 
@@ -54,6 +64,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path,
                         help="config file (default: $CARTRIDGE_CONFIG or ./config.toml)")
     parser.add_argument("--data-dir", type=Path, help="[common] data_dir")
+    parser.add_argument("--run-dir", type=Path,
+                        help="run directory: the run's data and record (default: [common] "
+                             "data_dir; sets it)")
     parser.add_argument("--actors", type=int, help="[run] actors: actor processes, 0 = auto")
     parser.add_argument("--strength-interval", type=float,
                         help="[run] strength_interval: seconds between checks, 0 = off")
@@ -61,26 +74,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = args.config or default_config_path()
+    if args.run_dir and args.data_dir and args.run_dir.resolve() != args.data_dir.resolve():
+        log.error("--run-dir %s and --data-dir %s differ: the run directory is the data "
+                  "directory, give one of them", args.run_dir, args.data_dir)
+        return 2
     try:
         settings = load_settings(config, {
-            "common": {"env_id": args.env, "data_dir": args.data_dir},
+            "common": {"env_id": args.env, "data_dir": args.run_dir or args.data_dir},
             "run": {"actors": args.actors, "strength_interval": args.strength_interval},
         })
     except SettingsError as err:
         log.error("%s", err)
         return 2
     apply_log_level(settings)
+    # Absolute, so the recorded config.toml reproduces the run from any folder.
+    settings = settings.model_copy(update={"common": settings.common.model_copy(
+        update={"data_dir": settings.common.data_dir.resolve()})})
     stop = threading.Event()
     _install_stop_handlers(stop)
-    return Supervisor(settings, Path(config).resolve(), stop).run()
-
-
-def actor_count(configured: int, cores: int | None = None) -> int:
-    """[run] actors, or (0) one actor per core beyond the trainer's, at least one."""
-    if configured > 0:
-        return configured
-    cores = cores or len(os.sched_getaffinity(0))
-    return max(1, cores - 1)
+    supervisor = Supervisor(settings, Path(config).resolve(), stop)
+    try:
+        record = RunRecord.open(settings, Path(config).resolve(), stop_timeout=STOP_TIMEOUT)
+    except (RunBusyError, RunDirMismatchError, OSError) as err:
+        log.error("%s", err)
+        return 2
+    return supervisor.run(record)
 
 
 @dataclass
@@ -89,6 +107,7 @@ class Child:
     argv: list[str]
     log_path: Path
     env: dict[str, str]
+    backfill: bool = False  # idle priority: runs only on CPUs nothing else wants
     process: subprocess.Popen[bytes] | None = None
     log_file: IO[bytes] | None = None
 
@@ -100,7 +119,8 @@ class Child:
         self.log_file.flush()
         self.process = subprocess.Popen(
             self.argv, stdout=self.log_file, stderr=subprocess.STDOUT, env=self.env,
-            stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=_die_with_parent,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+            preexec_fn=_backfill_child if self.backfill else _die_with_parent,
         )
 
     @property
@@ -139,61 +159,103 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+def _backfill_child() -> None:
+    """In a backfill actor before exec: SCHED_IDLE, which the kernel runs only on a CPU
+    no other task wants (weight 3 against 1024 for a normal task); nice 19 elsewhere."""
+    _die_with_parent()
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
+
+
 class Supervisor:
     def __init__(self, settings: Settings, config: Path, stop: threading.Event) -> None:
         self.settings = settings
         self.stop = stop
         self.data_dir = settings.common.data_dir.resolve()
         self.env_id = settings.common.env_id
-        cores = len(os.sched_getaffinity(0))
-        count = actor_count(settings.run.actors, cores)
+        self.split = split_machine(
+            cpu_budget().cpus, actors=settings.run.actors,
+            training_threads=settings.training.threads,
+            inference_threads=settings.inference.intra_op_threads)
         env = {**os.environ, "CARTRIDGE_COMMON_DATA_DIR": str(self.data_dir),
                "CARTRIDGE_COMMON_ENV_ID": self.env_id, "PYTHONUNBUFFERED": "1"}
-        actor_env = dict(env)
-        if settings.inference.intra_op_threads == 0:
-            # ONNX Runtime's default (every core per process) oversubscribes the machine.
-            actor_env["CARTRIDGE_INFERENCE_INTRA_OP_THREADS"] = str(max(1, cores // (count + 1)))
+        trainer_env = {**env, "CARTRIDGE_TRAINING_THREADS": str(self.split.trainer_threads)}
+        spinning = settings.inference.spinning
+        actor_env = {**env, "CARTRIDGE_INFERENCE_SPINNING": "off" if spinning == "auto"
+                     else spinning}
         logs = self.data_dir / "logs"
         python = sys.executable
         self.trainer = Child("trainer", [python, "-m", "trainer", "--config", str(config)],
-                             logs / "trainer.log", env)
+                             logs / "trainer.log", trainer_env)
         prefix = f"{socket.gethostname()}-{secrets.token_hex(3)}"
-        self.actor_ids = [f"{prefix}-{i}" for i in range(count)]
+        self.actor_ids = [f"{prefix}-{i}" for i in range(len(self.split.actors))]
         self.actors = [
-            Child(f"actor {i}", [python, "-m", "actor", "--config", str(config),
-                                 "--actor-id", actor_id],
-                  logs / f"actor-{i}.log", actor_env)
-            for i, actor_id in enumerate(self.actor_ids)
+            Child(f"actor {i}" + (" (backfill)" if plan.backfill else ""),
+                  [python, "-m", "actor", "--config", str(config), "--actor-id", actor_id],
+                  logs / f"actor-{i}.log",
+                  {**actor_env, "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": str(plan.threads)},
+                  backfill=plan.backfill)
+            for i, (actor_id, plan) in enumerate(zip(self.actor_ids, self.split.actors,
+                                                     strict=True))
         ]
+        self.web_url_file = self.data_dir / "web.url"
+        self.web = Child("web", [python, "-m", "web", "--config", str(config),
+                                 "--url-file", str(self.web_url_file)],
+                         logs / "web.log", {**env, "CARTRIDGE_INFERENCE_SPINNING": "off"}) \
+            if settings.run.web else None
+        self._web_announced = self._web_gone = False
         self.strength = StrengthCheck(settings, self.data_dir) \
             if settings.run.strength_interval > 0 else None
 
     @property
     def children(self) -> list[Child]:
-        return [self.trainer, *self.actors]
+        return [self.trainer, *self.actors, *([self.web] if self.web else [])]
 
-    def run(self) -> int:
+    def run(self, record: RunRecord | None = None) -> int:
+        """Start the children and watch them; `record` (the run directory's) is told
+        every tick and, at the end, the run's final state."""
         log.info("cartridge run: %s, 1 trainer + %d actors, data in %s (logs in %s); "
                  "Ctrl-C stops", self.env_id, len(self.actors), self.data_dir,
                  self.data_dir / "logs")
+        log.info("thread budget: %s", self.split.describe())
+        state: FinalState = "failed"
+        self.web_url_file.unlink(missing_ok=True)  # a stale URL from an earlier run
         try:
             for child in self.children:
                 child.start()
             self._write_run_file()
-            return self._watch()
+            if record is not None:
+                record.children_started({c.name: c.pid for c in self.children if c.pid},
+                                        self.actor_ids)
+            code = self._watch(record)
+            state = "stopped" if self.stop.is_set() else "completed" if code == 0 else "failed"
+            return code
         finally:
             self._stop_children()
             for child in self.children:
                 child.close()
             (self.data_dir / "run.json").unlink(missing_ok=True)
+            if record is not None:
+                record.end(state)
 
-    def _watch(self) -> int:
+    def _watch(self, record: RunRecord | None = None) -> int:
         next_progress = time.monotonic() + PROGRESS_INTERVAL
         started = time.monotonic()
         while not self.stop.wait(_TICK):
+            if record is not None:
+                record.tick(self.stop)
             for child in self.children:
                 code = child.exit_code()
                 if code is None:
+                    continue
+                if child is self.web:  # the page is a convenience: training goes on
+                    if not self._web_gone:
+                        log.error("the web service (pid %s) exited with code %s; training goes "
+                                  "on without it. Last lines of %s:\n%s", child.pid, code,
+                                  child.log_path, child.log_tail())
+                        self._web_gone = True
                     continue
                 if child is self.trainer and code == 0:
                     log.info("the trainer finished [training] steps; stopping the actors")
@@ -202,14 +264,23 @@ class Supervisor:
                           "Last lines of %s:\n%s", child.name, child.pid, code,
                           child.log_path, child.log_tail())
                 return 1
+            self._announce_web()
             now = time.monotonic()
             if now >= next_progress:
                 log.info("%s", self.progress_line(now - started))
                 next_progress = now + PROGRESS_INTERVAL
             if self.strength is not None:
                 self.strength.maybe_start()
-        log.info("stopping: SIGTERM to the trainer and %d actors", len(self.actors))
+        log.info("stopping: SIGTERM to the trainer, %d actors%s", len(self.actors),
+                 " and the web service" if self.web else "")
         return 0
+
+    def _announce_web(self) -> None:
+        """Print the page's URL once the web service has bound its port."""
+        if self.web is None or self._web_announced or not self.web_url_file.exists():
+            return
+        self._web_announced = True
+        log.info("web: play the model at %s", self.web_url_file.read_text().strip())
 
     def progress_line(self, elapsed: float) -> str:
         parts = [f"{elapsed / 60:4.1f} min"]
@@ -237,7 +308,7 @@ class Supervisor:
         data = {"pid": os.getpid(), "trainer_pid": self.trainer.pid,
                 "actors": [{"actor_id": a, "pid": c.pid}
                            for a, c in zip(self.actor_ids, self.actors, strict=True)]}
-        _write_json(self.data_dir / "run.json", data)
+        write_json_atomic(self.data_dir / "run.json", data)
 
     def _stop_children(self) -> None:
         for child in self.children:
@@ -333,11 +404,3 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(data))
-    os.replace(temporary, path)
-

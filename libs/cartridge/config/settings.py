@@ -92,6 +92,7 @@ class MctsSettings(Section):
 class InferenceSettings(Section):
     provider: Literal["auto", "cpu", "cuda", "rocm"] = "auto"
     intra_op_threads: int = Field(default=0, ge=0)
+    spinning: Literal["auto", "on", "off"] = "auto"
 
 
 class ActorSettings(Section):
@@ -125,6 +126,7 @@ class TrainingSettings(Section):
     seed: int = Field(default=0, ge=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     when_done: Literal["exit", "idle"] = "exit"
+    threads: int = Field(default=0, ge=0)
 
 
 class ReplaySettings(Section):
@@ -139,6 +141,18 @@ class RunSettings(Section):
     actors: int = Field(default=0, ge=0, le=256)  # 0 = fit the machine
     strength_interval: float = Field(default=60.0, ge=0)  # seconds; 0 = off
     strength_games: int = Field(default=20, ge=2, le=1000)
+    web: bool = True  # start the web service ([web] host, port) beside the loop
+
+
+class WebSettings(Section):
+    """`python -m web`: the play page and its API."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)  # 0 = any free port
+    search_threads: int = Field(default=2, ge=1, le=64)
+    max_queued: int = Field(default=8, ge=0, le=4096)
+    max_simulations: int = Field(default=1600, ge=1, le=100_000)
+    model_cache: int = Field(default=4, ge=1, le=64)
 
 
 class ArenaSettings(Section):
@@ -165,6 +179,10 @@ class StorageSettings(Section):
     postgres_password: SecretStr = SecretStr("")
     model_backend: Literal["filesystem", "s3"] = "filesystem"
     model_dir: Path = Path("models")
+    # Retention (modelstore/retention.py): newest versions kept, 0 = keep every version;
+    # every N-th version kept as a thinned history, 0 = none.
+    model_keep_last: int = Field(default=20, ge=0)
+    model_keep_every: int = Field(default=50, ge=0)
     # S3 / MinIO model store (model_backend = "s3").
     s3_endpoint: str = "localhost:9000"
     s3_bucket: str = Field(default="cartridge", pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -201,6 +219,7 @@ class Settings(BaseSettings):
     replay: ReplaySettings
     storage: StorageSettings
     run: RunSettings = RunSettings()
+    web: WebSettings = WebSettings()
     arena: ArenaSettings = ArenaSettings()
 
     def data_path(self, path: Path) -> Path:

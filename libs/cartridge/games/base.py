@@ -93,7 +93,12 @@ class Game(abc.ABC, Generic[State]):
         """All board symmetries, identity first."""
 
     @abc.abstractmethod
-    def render(self, state: State) -> str: ...
+    def render(self, state: State) -> str:
+        """The board as text, top row first: "X" the first player's pieces, "O" the
+        second's, "." empty; one line per row (the web page draws from `rows`)."""
+
+    def rows(self, state: State) -> list[str]:
+        return self.render(state).splitlines()
 
     def apply_all(self, actions: list[int] | tuple[int, ...]) -> State:
         """The state reached from the initial one by `actions`.

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from cartridge.config.settings import InferenceSettings
 from cartridge.games.base import Game
 from cartridge.inference.base import masked_softmax
 
@@ -69,13 +70,16 @@ def select_providers(provider: str) -> list[str]:
     raise ValueError(f"unknown inference provider {provider!r}; expected auto, cpu, cuda or rocm")
 
 
-def _session_options(intra_op_threads: int) -> ort.SessionOptions:
+def _session_options(intra_op_threads: int, spinning: bool) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     # One small graph per call: parallelism within operators, not across them.
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = intra_op_threads  # 0 = ONNX Runtime's default
     options.inter_op_num_threads = 1
+    # Idle pool threads spin for a while before sleeping: faster on cores of one's own,
+    # cycles taken from other processes where cores are shared.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.log_severity_level = 3  # errors only; warnings surface as Python errors below
     return options
 
@@ -91,6 +95,7 @@ class OnnxEvaluator:
         model_version: int,
         provider: str = "auto",
         intra_op_threads: int = 0,
+        spinning: bool = True,
     ) -> None:
         if intra_op_threads < 0:
             raise ValueError(f"intra_op_threads must be >= 0, got {intra_op_threads}")
@@ -99,7 +104,8 @@ class OnnxEvaluator:
         providers = select_providers(provider)
         try:
             self._session = ort.InferenceSession(
-                onnx_bytes, sess_options=_session_options(intra_op_threads), providers=providers
+                onnx_bytes, sess_options=_session_options(intra_op_threads, spinning),
+                providers=providers,
             )
         except Exception as err:  # ORT raises its own pybind types (InvalidProtobuf, Fail, ...)
             raise ModelLoadError(
@@ -163,6 +169,17 @@ class OnnxEvaluator:
         feed = {INPUT_NAME: np.ascontiguousarray(observations, dtype=np.float32)}
         logits, values = self._session.run(list(OUTPUT_NAMES), feed)
         return masked_softmax(logits, legal_masks), values.astype(np.float32, copy=False)
+
+
+def evaluator_from_settings(onnx_bytes: bytes, *, game: Game, model_version: int,
+                            inference: InferenceSettings) -> OnnxEvaluator:
+    """An evaluator as [inference] says; `inference` comes resolved for this process
+    (cartridge.threads.resolve_inference: thread count and spinning fixed)."""
+    if inference.spinning == "auto":
+        raise ValueError("[inference] spinning must be resolved (on/off) before loading models")
+    return OnnxEvaluator(onnx_bytes, game=game, model_version=model_version,
+                         provider=inference.provider, intra_op_threads=inference.intra_op_threads,
+                         spinning=inference.spinning == "on")
 
 
 def _parse_json(raw: str) -> Any:

@@ -59,6 +59,9 @@ class ModelInfo:
     onnx_bytes: int
     checkpoint_bytes: int
     created_at: float  # unix seconds
+    # What produced it: the run's start facts (commit, command, seed, versions, host; see
+    # cartridge.runs.facts) and its resolved settings; None for models published without.
+    run: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -75,9 +78,11 @@ class ModelStore(abc.ABC):
 
     @abc.abstractmethod
     def publish(
-        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any]
+        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
+        run: dict[str, Any] | None = None,
     ) -> ModelInfo:
-        """Store a new version (the next integer): blobs, then meta, then `latest` last."""
+        """Store a new version (the next integer): blobs, then meta, then `latest` last.
+        `run` goes into the metadata as is (ModelInfo.run)."""
 
     @abc.abstractmethod
     def pointer(self, name: Pointer = "latest") -> int | None:
@@ -102,6 +107,12 @@ class ModelStore(abc.ABC):
     @abc.abstractmethod
     def promote(self, version: int) -> None:
         """Point `best` at an existing version."""
+
+    @abc.abstractmethod
+    def delete(self, version: int) -> None:
+        """Remove a version: its blobs first, then its metadata (so an interrupted
+        delete leaves it listed, to be finished later). ModelStoreError, naming it,
+        for a version `latest` or `best` points at."""
 
     def latest(self) -> ModelInfo | None:
         version = self.pointer("latest")

@@ -8,7 +8,9 @@ Every file is written to a temporary name in its own folder, fsynced and renamed
 so a reader sees the old file or the new one, never a partial one. A publisher
 claims its version by creating the version folder (mkdir is atomic and fails if
 the folder exists), so racing publishers get distinct versions; pointer updates
-are serialised with a lock file so `latest` never moves backwards.
+are serialised with a lock file so `latest` never moves backwards. delete() holds
+the same lock, and promote() checks its version under it, so `best` never ends up
+naming a deleted version.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from cartridge.modelstore import layout
-from cartridge.modelstore.base import CorruptModelError, ModelInfo, ModelStore, Pointer
+from cartridge.modelstore.base import (
+    CorruptModelError,
+    ModelInfo,
+    ModelStore,
+    ModelStoreError,
+    Pointer,
+)
 
 _LOCK_NAME = ".pointer.lock"
 
@@ -40,10 +48,12 @@ class FilesystemModelStore(ModelStore):
     # -- writing -----------------------------------------------------------------
 
     def publish(
-        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any]
+        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
+        run: dict[str, Any] | None = None,
     ) -> ModelInfo:
         version, version_dir = self._claim_version()
-        info = layout.new_info(self.env_id, version, onnx, checkpoint, step=step, network=network)
+        info = layout.new_info(self.env_id, version, onnx, checkpoint, step=step,
+                               network=network, run=run)
         _atomic_write(version_dir / layout.ONNX_NAME, onnx)
         _atomic_write(version_dir / layout.CHECKPOINT_NAME, checkpoint)
         _atomic_write(version_dir / layout.META_NAME, layout.encode_info(info))
@@ -56,9 +66,21 @@ class FilesystemModelStore(ModelStore):
         return info
 
     def promote(self, version: int) -> None:
-        info = self.info(version)
         with self._pointer_lock():
+            info = self.info(version)
             _atomic_write(self.game_dir / "best", layout.encode_pointer(info))
+
+    def delete(self, version: int) -> None:
+        version_dir = self._version_dir(version)
+        with self._pointer_lock():
+            for name in layout.POINTERS:
+                if self.pointer(name) == version:
+                    raise ModelStoreError(f"{version_dir}: not deleted, `{name}` points at it")
+            for name in (layout.ONNX_NAME, layout.CHECKPOINT_NAME, layout.META_NAME):
+                (version_dir / name).unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                version_dir.rmdir()
+            _fsync_dir(self.game_dir)
 
     def _claim_version(self) -> tuple[int, Path]:
         version = max(self._claimed_versions(), default=0) + 1

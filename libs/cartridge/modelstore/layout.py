@@ -36,7 +36,7 @@ def sha256_hex(data: bytes) -> str:
 
 def new_info(
     env_id: str, version: int, onnx: bytes, checkpoint: bytes, *, step: int,
-    network: dict[str, Any],
+    network: dict[str, Any], run: dict[str, Any] | None = None,
 ) -> ModelInfo:
     return ModelInfo(
         env_id=env_id,
@@ -48,6 +48,7 @@ def new_info(
         onnx_bytes=len(onnx),
         checkpoint_bytes=len(checkpoint),
         created_at=time.time(),
+        run=run,
     )
 
 

@@ -3,7 +3,9 @@
 `publish_with_retry` blocks until one model is stored (retrying with capped
 exponential backoff); `ModelPublisher` runs it in a background thread over a
 FIFO queue, so `submit()` returns at once and every submitted checkpoint is
-published, in order, once the store answers again.
+published, in order, once the store answers again. After each publish the
+publisher applies the store's retention policy (modelstore/retention.py), in the
+same thread, so training never waits for deletions.
 
 A retry after a failure part-way through a publish claims a new version: the
 half-written one never gets metadata, so readers and `versions()` ignore it.
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cartridge.modelstore.base import ModelInfo, ModelStore, ModelStoreUnavailableError
+from cartridge.modelstore.retention import RetentionPolicy, apply_retention
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,7 @@ def publish_with_retry(
     *,
     step: int,
     network: dict[str, Any],
+    run: dict[str, Any] | None = None,
     initial_backoff: float = 1.0,
     max_backoff: float = 60.0,
     stop: threading.Event | None = None,
@@ -47,7 +51,7 @@ def publish_with_retry(
     while True:
         attempt += 1
         try:
-            info = store.publish(onnx, checkpoint, step=step, network=network)
+            info = store.publish(onnx, checkpoint, step=step, network=network, run=run)
         except Exception as err:  # the checkpoint must survive any failure
             if not isinstance(err, _TRANSIENT):
                 log.error("publishing step %d to %r failed (attempt %d): %s; retrying in %.1fs",
@@ -80,13 +84,19 @@ class ModelPublisher:
 
     `submit()` queues a model and returns at once; a thread publishes the queue in
     order with `publish_with_retry`. `flush()` waits for the queue to drain (e.g.
-    before exiting); `close()` flushes then stops the thread.
+    before exiting); `close()` flushes then stops the thread. Every model carries
+    `run` (what produced it) in its metadata; `retention` (None = keep everything)
+    is applied after each publish.
     """
 
     def __init__(
-        self, store: ModelStore, *, initial_backoff: float = 1.0, max_backoff: float = 60.0
+        self, store: ModelStore, *, run: dict[str, Any] | None = None,
+        retention: RetentionPolicy | None = None,
+        initial_backoff: float = 1.0, max_backoff: float = 60.0,
     ) -> None:
         self.store = store
+        self.run = run
+        self.retention = retention
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.last_published: ModelInfo | None = None
@@ -138,7 +148,7 @@ class ModelPublisher:
                 item = self._queue[0]  # stays queued until stored
             info = publish_with_retry(
                 self.store, item.onnx, item.checkpoint, step=item.step, network=item.network,
-                initial_backoff=self.initial_backoff, max_backoff=self.max_backoff,
+                run=self.run, initial_backoff=self.initial_backoff, max_backoff=self.max_backoff,
                 stop=self._stop,
             )
             with self._changed:
@@ -148,3 +158,13 @@ class ModelPublisher:
                 self._queue.popleft()
                 self.last_published = info
                 self._changed.notify_all()
+            if self.retention is not None:
+                self._apply_retention()
+
+    def _apply_retention(self) -> None:
+        assert self.retention is not None
+        try:
+            apply_retention(self.store, self.retention)
+        except Exception as err:  # old versions can wait; publishing must go on
+            log.warning("model retention on %r failed (retried after the next publish): %s",
+                        self.store, err)

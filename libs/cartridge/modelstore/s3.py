@@ -8,6 +8,9 @@ version's `.claim` object, so racing publishers get distinct versions; it then
 uploads the blobs, the metadata, and moves `latest` last with a PUT conditional
 on the pointer's ETag, so `latest` never moves backwards. Conditional writes are
 plain S3 (AWS, MinIO); a server that ignores them degrades to last-writer-wins.
+delete() reads the pointers before removing anything; S3 has no lock, so a promote()
+racing it could still name the version being deleted: callers that promote (the arena)
+declare the versions they may promote as protected from retention.
 
 Errors: unreachable endpoint, timeouts and 5xx raise ModelStoreUnavailableError
 (retry later); a missing or corrupt object raises CorruptModelError naming its
@@ -141,10 +144,12 @@ class S3ModelStore(ModelStore):
     # -- writing -----------------------------------------------------------------
 
     def publish(
-        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any]
+        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
+        run: dict[str, Any] | None = None,
     ) -> ModelInfo:
         version = self._claim_version()
-        info = layout.new_info(self.env_id, version, onnx, checkpoint, step=step, network=network)
+        info = layout.new_info(self.env_id, version, onnx, checkpoint, step=step,
+                               network=network, run=run)
         self._put(self._blob_key(version, layout.ONNX_NAME), onnx)
         self._put(self._blob_key(version, layout.CHECKPOINT_NAME), checkpoint)
         self._put(self._blob_key(version, layout.META_NAME), layout.encode_info(info))
@@ -154,6 +159,17 @@ class S3ModelStore(ModelStore):
     def promote(self, version: int) -> None:
         info = self.info(version)
         self._put(self._pointer_key("best"), layout.encode_pointer(info))
+
+    def delete(self, version: int) -> None:
+        for name in layout.POINTERS:
+            if self.pointer(name) == version:
+                where = self._where(self._blob_key(version, layout.META_NAME))
+                raise ModelStoreError(f"{where}: not deleted, `{name}` points at it")
+        # The claim goes last: it keeps the version number from being claimed again.
+        for name in (layout.ONNX_NAME, layout.CHECKPOINT_NAME, layout.META_NAME, _CLAIM_NAME):
+            key = self._blob_key(version, name)
+            with self._errors(key):
+                self.client.remove_object(self.bucket, key)
 
     def _claim_version(self) -> int:
         version = self._highest_claimed() + 1

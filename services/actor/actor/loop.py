@@ -41,6 +41,7 @@ from cartridge.replay.base import GameRecord, ReplayStore, ReplayUnavailableErro
 from cartridge.replay.factory import open_replay_store, open_replay_writer
 from cartridge.replay.writer import ReplayWriter
 from cartridge.selfplay import SelfPlay
+from cartridge.threads import resolve_inference
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +76,10 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     writer = open_replay_writer(replay, settings.replay)
     metrics.observe_writer(writer)
     models = open_model_store(settings, game.id)
+    inference = resolve_inference(settings.inference)
     watcher = ModelWatcher(
         models, follow=cfg.model_follow, reload_interval=cfg.reload_interval,
-        load=metrics.track_loads(
-            lambda info, onnx: load_evaluator(game, settings.inference, info, onnx)),
+        load=metrics.track_loads(lambda info, onnx: load_evaluator(game, inference, info, onnx)),
     )
     watcher.check_now()  # a restarted actor plays the current model from its first move
     evaluator: Evaluator = watcher.poll() or UniformEvaluator()
@@ -152,11 +153,10 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
 def load_evaluator(game: Game, inference: InferenceSettings, info: ModelInfo,
                    onnx: bytes) -> Evaluator:
     """The watcher's loader: verified ONNX bytes -> an evaluator tagged with its version."""
-    from cartridge.inference.onnx import OnnxEvaluator
+    from cartridge.inference.onnx import evaluator_from_settings
 
-    return OnnxEvaluator(onnx, game=game, model_version=info.version,
-                         provider=inference.provider,
-                         intra_op_threads=inference.intra_op_threads)
+    return evaluator_from_settings(onnx, game=game, model_version=info.version,
+                                   inference=inference)
 
 
 def _rng(seed: int, actor_id: str) -> np.random.Generator:

@@ -118,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     install_stop_handlers(stop)
     try:
-        inputs = trainer_inputs(settings)
+        config_path = build_parser().parse_args(argv).config
+        inputs = trainer_inputs(settings, config_path)
     except (ValueError, ModelStoreConnectionError) as err:
         # What the settings model cannot check alone: postgres_url, S3 credentials.
         log.error("%s", err)

@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,8 +32,10 @@ from cartridge.games.base import Game
 from cartridge.metrics import TrainerMetrics, serve_metrics
 from cartridge.modelstore.base import CorruptModelError, ModelStore
 from cartridge.modelstore.publisher import ModelPublisher
+from cartridge.modelstore.retention import RetentionPolicy
 from cartridge.network import build_network, export_onnx
 from cartridge.replay.base import ReplayStore
+from cartridge.threads import thread_count
 from trainer import checkpoint
 from trainer.batches import ReplaySampler
 from trainer.device import amp_dtype, detect_device
@@ -61,6 +64,8 @@ class TrainerInputs:
     replay_where: str  # where the buffer is, for messages
     models: ModelStore
     stats_path: Path
+    retention: RetentionPolicy | None = None  # None = keep every version
+    run_facts: dict[str, Any] | None = None  # what produced the models, in their metadata
 
 
 def train(inputs: TrainerInputs, stop: threading.Event) -> int:
@@ -90,6 +95,8 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
     # ---- 1. setup -------------------------------------------------------------
     device = detect_device(cfg.device)
     dtype = amp_dtype(device, cfg.amp)
+    # PyTorch sizes its pool to the host's cores, blind to affinity masks and CPU quotas.
+    torch.set_num_threads(thread_count(cfg.threads, "[training] threads", "PyTorch intra-op pool"))
     seed = cfg.seed or int(np.random.SeedSequence().entropy % 2**63)
     torch.manual_seed(seed)
     sampler_rng = np.random.default_rng(seed)
@@ -128,8 +135,13 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
     limiter = RatioLimiter(cfg.max_samples_per_position,
                            lambda: replay.stats(game.id).total_positions,
                            wait=stop.wait, wait_interval=cfg.wait_interval)
+    metrics.watch_ratio_gate(limiter.waited_s)
     # Uploads run in the publisher's thread, retried through store outages, in order.
-    publisher = ModelPublisher(metrics.timed_publishing(inputs.models))
+    # The run's configured facts, plus the seed and device this trainer actually chose.
+    run_facts = None if inputs.run_facts is None else {
+        **inputs.run_facts, "trainer": {"seed": seed, "device": str(device)}}
+    publisher = ModelPublisher(metrics.timed_publishing(inputs.models), run=run_facts,
+                               retention=inputs.retention)
     meter = _Meter()
     lr = cfg.lr
 
@@ -171,13 +183,13 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
             if step % cfg.checkpoint_interval == 0:
                 save_and_publish()
             if step % cfg.checkpoint_interval == 0 or meter.due():
-                _report(inputs, meter, step, lr, version(), replay, metrics)
+                _report(inputs, meter, step, lr, version(), replay, metrics, limiter.waited_s())
 
         # ---- 6. finish --------------------------------------------------------
         if step > last_saved:
             save_and_publish()
         publisher.flush()
-        _report(inputs, meter, step, lr, version(), replay, metrics)
+        _report(inputs, meter, step, lr, version(), replay, metrics, limiter.waited_s())
     finally:
         prefetcher.close()
         replay.close()
@@ -220,11 +232,12 @@ class _Meter:
         self._last: tuple[float, float, float] | None = None
         self._reset()
 
-    def _reset(self) -> None:
+    def _reset(self, waited_s: float = 0.0) -> None:
         self._policy: torch.Tensor | float = 0.0
         self._value: torch.Tensor | float = 0.0
         self._count = self._samples = 0
         self._since = time.monotonic()
+        self._waited_since = waited_s
 
     def add(self, policy: torch.Tensor, value: torch.Tensor, samples: int) -> None:
         self._policy = self._policy + policy
@@ -235,33 +248,37 @@ class _Meter:
     def due(self) -> bool:
         return time.monotonic() - self._since >= LOG_INTERVAL
 
-    def take(self) -> tuple[float, float, float] | None:
-        """(policy loss, value loss, samples/s) since the last take; the previous
-        figures if no step ran since; None before the first step."""
+    def take(self, waited_s: float) -> tuple[float, float, float, float] | None:
+        """(policy loss, value loss, samples/s, share of time waiting at the ratio gate)
+        since the last take, given the gate's total wait `waited_s`; the previous figures
+        if no step ran since; None before the first step."""
         if self._count:
             elapsed = max(time.monotonic() - self._since, 1e-9)
+            waiting = min(1.0, max(0.0, (waited_s - self._waited_since) / elapsed))
             self._last = (float(self._policy) / self._count, float(self._value) / self._count,
-                          self._samples / elapsed)
-            self._reset()
+                          self._samples / elapsed, waiting)
+            self._reset(waited_s)
         return self._last
 
 
 def _report(inputs: TrainerInputs, meter: _Meter, step: int, lr: float,
-            version: int | None, replay: ReplayStore, metrics: TrainerMetrics) -> None:
-    taken = meter.take()
+            version: int | None, replay: ReplayStore, metrics: TrainerMetrics,
+            ratio_waited_s: float) -> None:
+    taken = meter.take(ratio_waited_s)
     if taken is None:
         return
     replay_stats = replay.stats(inputs.game.id)  # once per report, never per step
     metrics.observe_replay(replay_stats)
-    policy_loss, value_loss, rate = taken
+    policy_loss, value_loss, rate, waiting = taken
     metrics.report(policy_loss=policy_loss, value_loss=value_loss, learning_rate=lr,
                    version=version)
-    log.info("step %d/%d  loss %.4f (policy %.4f, value %.4f)  lr %.2e  %.0f samples/s",
-             step, inputs.training.steps, policy_loss + value_loss, policy_loss, value_loss,
-             lr, rate)
+    log.info("step %d/%d  loss %.4f (policy %.4f, value %.4f)  lr %.2e  %.0f samples/s, "
+             "%.0f%% of the time waiting for data", step, inputs.training.steps,
+             policy_loss + value_loss, policy_loss, value_loss, lr, rate, 100 * waiting)
     write_stats(inputs.stats_path, TrainingStats(
         env_id=inputs.game.id, step=step, total_steps=inputs.training.steps,
         total_loss=policy_loss + value_loss, policy_loss=policy_loss, value_loss=value_loss,
         learning_rate=lr, samples_per_s=rate, model_version=version,
-        replay_positions=replay_stats.positions, timestamp=time.time(),
+        replay_positions=replay_stats.positions, ratio_wait_share=waiting,
+        ratio_wait_s=ratio_waited_s, timestamp=time.time(),
     ))

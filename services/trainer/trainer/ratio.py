@@ -9,6 +9,7 @@ only when the cached budget runs out, never every step.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,10 @@ class RatioLimiter:
         self._wait = wait
         self._interval = wait_interval
         self.positions = 0  # last count read
+        # Seconds spent waiting for data: the trainer's demand for more self-play (its
+        # share of wall time is exported, and actors are scaled on it).
+        self._waited_s = 0.0
+        self._waiting_since: float | None = None
 
     def budget(self) -> float:
         """Samples the current data allows in all."""
@@ -40,6 +45,22 @@ class RatioLimiter:
         if samples_trained + batch_size <= self.budget():
             return True
         self.positions = self._total_positions()
+        if samples_trained + batch_size <= self.budget():
+            return True
+        self._waiting_since = time.monotonic()
+        try:
+            return self._wait_for_budget(samples_trained, batch_size)
+        finally:
+            self._waited_s += time.monotonic() - self._waiting_since
+            self._waiting_since = None
+
+    def waited_s(self) -> float:
+        """Seconds spent waiting so far, a wait in progress included (read from other
+        threads, e.g. at a metrics scrape)."""
+        since = self._waiting_since
+        return self._waited_s + (0.0 if since is None else time.monotonic() - since)
+
+    def _wait_for_budget(self, samples_trained: int, batch_size: int) -> bool:
         waited = False
         while samples_trained + batch_size > self.budget():
             if not waited:

@@ -21,6 +21,8 @@ class TrainingStats:
     samples_per_s: float
     model_version: int | None  # latest version this trainer published; None before the first
     replay_positions: int  # positions stored in the replay buffer at this report
+    ratio_wait_share: float  # share of the time since the last report spent waiting for data
+    ratio_wait_s: float  # seconds this process has spent waiting for data, in all
     timestamp: float  # unix seconds
 
 

@@ -1,21 +1,29 @@
-"""Settings -> the trainer's inputs: game, network shape, replay opener, model store."""
+"""Settings -> the trainer's inputs: game, network shape, replay opener, model store,
+retention, and the facts every published model carries."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
+from typing import Any
 
-from cartridge.config.settings import Settings
+from cartridge.config.settings import Settings, default_config_path
 from cartridge.games import get_game
 from cartridge.modelstore.factory import open_model_store
+from cartridge.modelstore.retention import RetentionPolicy
 from cartridge.replay.base import ReplayStore, ReplayUnavailableError
 from cartridge.replay.factory import open_replay_store
+from cartridge.runs.facts import current_facts, start_facts
+from cartridge.runs.layout import RunDir
+from cartridge.runs.resolved import settings_without_secrets
 from trainer.loop import TrainerInputs
 
 log = logging.getLogger(__name__)
 
 
-def trainer_inputs(settings: Settings) -> TrainerInputs:
+def trainer_inputs(settings: Settings, config_path: Path | None = None) -> TrainerInputs:
     env_id = settings.common.env_id
+    storage = settings.storage
     return TrainerInputs(
         game=get_game(env_id),
         network=settings.network.for_game(env_id),
@@ -25,7 +33,19 @@ def trainer_inputs(settings: Settings) -> TrainerInputs:
         replay_where=replay_where(settings),
         models=open_model_store(settings),
         stats_path=settings.data_path(settings.training.stats),
+        retention=RetentionPolicy(keep_last=storage.model_keep_last,
+                                  keep_every=storage.model_keep_every),
+        run_facts=run_facts(settings, config_path or default_config_path()),
     )
+
+
+def run_facts(settings: Settings, config_path: Path) -> dict[str, Any]:
+    """The run's facts for model metadata: the current start's from meta.json when a
+    `cartridge run` supervisor recorded one in data_dir (its command line and start are
+    the run's), else this trainer's own (a container); plus the resolved settings."""
+    facts = current_facts(RunDir(settings.common.data_dir.resolve())) \
+        or start_facts(settings, config_path.resolve())
+    return {**facts, "settings": settings_without_secrets(settings)}
 
 
 def replay_where(settings: Settings) -> str:

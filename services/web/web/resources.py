@@ -1,0 +1,47 @@
+"""What every route shares, built once from validated settings at start."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from cartridge.config.settings import Settings
+from cartridge.modelstore.factory import open_model_store
+from cartridge.threads import cpu_budget, resolve_inference
+from web.metrics import WebMetrics
+from web.models import ModelCatalog
+from web.search_pool import SearchPool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WebResources:
+    settings: Settings
+    catalog: ModelCatalog
+    searches: SearchPool
+    metrics: WebMetrics
+
+    def close(self) -> None:
+        self.searches.close()
+
+
+def web_resources(settings: Settings) -> WebResources:
+    web = settings.web
+    inference = settings.inference
+    if inference.intra_op_threads == 0:
+        # The CPUs are shared by the search threads: each gets its part for ONNX Runtime.
+        share = max(1, cpu_budget().cpus // web.search_threads)
+        inference = inference.model_copy(update={"intra_op_threads": share})
+    if inference.spinning == "auto":
+        inference = inference.model_copy(update={"spinning": "off"})  # threads share CPUs
+    inference = resolve_inference(inference)
+    log.info("%d search threads, %d may wait; models on %s", web.search_threads,
+             web.max_queued, settings.storage.model_backend)
+    return WebResources(
+        settings=settings,
+        catalog=ModelCatalog(lambda env_id: open_model_store(settings, env_id), inference,
+                             web.model_cache),
+        searches=SearchPool(web.search_threads, web.max_queued),
+        metrics=WebMetrics(),
+    )

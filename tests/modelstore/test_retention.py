@@ -1,0 +1,112 @@
+"""Bounded model storage: the retention policy, and deletion in both stores (filesystem
+and S3; the S3 runs use moto's S3 server standing in for MinIO, see conftest.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from cartridge.config.settings import load_settings
+from cartridge.modelstore import ModelStore, ModelStoreError
+from cartridge.modelstore.filesystem import FilesystemModelStore
+from cartridge.modelstore.publisher import ModelPublisher
+from cartridge.modelstore.retention import RetentionPolicy, apply_retention
+from cartridge.modelstore.s3 import S3ModelStore
+from tests.actor.helpers import REPO
+
+NETWORK = {"kind": "mlp", "blocks": 1, "channels": 8}
+
+
+def publish_many(store: ModelStore, count: int) -> None:
+    for step in range(1, count + 1):
+        store.publish(f"onnx-{step}".encode(), f"ckpt-{step}".encode(), step=step,
+                      network=NETWORK)
+
+
+def stored_names(store: ModelStore) -> set[str]:
+    """Every file or object the store holds for its game, relative to the game's root."""
+    if isinstance(store, FilesystemModelStore):
+        return {str(p.relative_to(store.game_dir)) for p in store.game_dir.rglob("*")
+                if p.is_file() and not p.name.startswith(".pointer")}
+    assert isinstance(store, S3ModelStore)
+    listing = store.client.list_objects(store.bucket, prefix=store.base + "/", recursive=True)
+    return {item.object_name[len(store.base) + 1:] for item in listing}
+
+
+def test_policy_keeps_newest_every_nth_and_pinned() -> None:
+    policy = RetentionPolicy(keep_last=3, keep_every=5)
+    assert policy.keeps(range(1, 13), pinned={2}) == {2, 5, 10, 11, 12}
+    assert policy.keeps([], pinned={4}) == set()  # a pinned version that is not stored
+    assert RetentionPolicy(keep_last=2, keep_every=0).keeps([7, 8, 9], set()) == {8, 9}
+    assert RetentionPolicy(keep_last=0, keep_every=5).keeps([1, 2, 3], set()) == {1, 2, 3}
+
+
+def test_retention_deletes_the_rest_blobs_and_all(store: ModelStore) -> None:
+    publish_many(store, 12)
+    store.promote(3)
+    deleted = apply_retention(store, RetentionPolicy(keep_last=3, keep_every=5), protected={7})
+    assert deleted == [1, 2, 4, 6, 8, 9]
+    assert store.versions() == [3, 5, 7, 10, 11, 12]
+    assert (store.pointer("latest"), store.pointer("best")) == (12, 3)
+    names = stored_names(store)
+    assert not any(name.startswith(("v000001/", "v000004/", "v000009/")) for name in names)
+    for version in store.versions():  # what is kept is whole
+        assert store.load_onnx(version) == f"onnx-{version}".encode()
+        assert store.load_checkpoint(version) == f"ckpt-{version}".encode()
+    assert store.publish(b"o", b"c", step=13, network=NETWORK).version == 13  # no reuse
+
+
+def test_retention_never_deletes_what_a_pointer_names(store: ModelStore) -> None:
+    publish_many(store, 4)
+    store.promote(1)
+    assert apply_retention(store, RetentionPolicy(keep_last=1, keep_every=0)) == [2, 3]
+    assert store.versions() == [1, 4]
+    for version, pointer in ((1, "best"), (4, "latest")):
+        with pytest.raises(ModelStoreError, match=f"v00000{version}.*`{pointer}` points at it"):
+            store.delete(version)
+    assert store.versions() == [1, 4]
+
+
+def test_keep_last_zero_keeps_every_version(store: ModelStore) -> None:
+    publish_many(store, 5)
+    assert apply_retention(store, RetentionPolicy(keep_last=0, keep_every=0)) == []
+    assert store.versions() == [1, 2, 3, 4, 5]
+
+
+def test_an_interrupted_delete_leaves_the_version_listed_for_the_next_pass(
+    store_factory: Callable[..., ModelStore],
+) -> None:
+    # Blobs go first: a delete cut short after them still has metadata, so the version
+    # is listed (never an orphaned blob) and the next retention pass finishes it.
+    store = store_factory()
+    publish_many(store, 3)
+    from tests.modelstore.test_contract import remove
+
+    remove(store, 1, "model.onnx")
+    remove(store, 1, "checkpoint.pt")
+    assert 1 in store.versions()
+    assert apply_retention(store, RetentionPolicy(keep_last=1, keep_every=0)) == [1, 2]
+    assert store.versions() == [3]
+    assert not any(name.startswith("v000001/") for name in stored_names(store))
+
+
+def test_the_publisher_applies_retention_after_each_publish(store: ModelStore) -> None:
+    publisher = ModelPublisher(store, retention=RetentionPolicy(keep_last=2, keep_every=3))
+    for step in range(1, 8):
+        publisher.submit(f"onnx-{step}".encode(), b"ckpt", step=step, network=NETWORK)
+    assert publisher.close(timeout=60)
+    assert store.versions() == [3, 6, 7]
+
+
+def test_storage_retention_keys_reach_the_trainer(tmp_path: Path) -> None:
+    from trainer.wiring import trainer_inputs
+
+    settings = load_settings(REPO / "config.toml", {
+        "common": {"data_dir": tmp_path},
+        "storage": {"model_keep_last": 7, "model_keep_every": 0}}, environ={})
+    assert trainer_inputs(settings).retention == RetentionPolicy(keep_last=7, keep_every=0)
+    defaults = load_settings(REPO / "config.toml", {"common": {"data_dir": tmp_path}},
+                             environ={})
+    assert trainer_inputs(defaults).retention == RetentionPolicy(keep_last=20, keep_every=50)

@@ -1,0 +1,48 @@
+"""`cartridge runs stop --kill`: the supervisor and every child it recorded are killed,
+and the run is left `dead` for `cartridge run` to resume. Real processes stand in for
+the supervisor and its trainer (each ignores SIGTERM, as a stuck shutdown would)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cartridge.cli.main import main
+from cartridge.runs.listing import list_runs
+from cartridge.runs.processes import ProcessRef
+from tests.runs.test_listing import make_run
+
+STUCK = ("import signal, sys, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+         "print('ready', flush=True); time.sleep(600)")
+
+
+def stuck_process() -> subprocess.Popen[str]:
+    process = subprocess.Popen([sys.executable, "-c", STUCK], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    return process
+
+
+def test_kill_ends_the_supervisor_and_its_children(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cartridge.runs")
+    supervisor, trainer = stuck_process(), stuck_process()
+    try:
+        run = make_run(tmp_path / "r", pid=supervisor.pid)
+        record = json.loads(run.pid.read_text())
+        record["children"] = {"trainer": ProcessRef.of(trainer.pid).to_json()}
+        run.pid.write_text(json.dumps(record))
+        assert main(["runs", "stop", "--kill", str(run.path)]) == 0
+        assert supervisor.wait(30) == -9 and trainer.wait(30) == -9
+        assert f"killed (pids {supervisor.pid}, {trainer.pid})" in caplog.text
+        assert [r.state for r in list_runs([tmp_path], include_finished=True)] == ["dead"]
+    finally:
+        for process in (supervisor, trainer):
+            if process.poll() is None:
+                process.kill()
+                process.wait()
