@@ -21,6 +21,7 @@ SECTIONS = {
     "learning_connect4": "bench.learning:run_connect4",
     "reload": "bench.reload",
     "run_throughput": "bench.run_throughput",
+    "arena": "bench.arena",
 }
 # Too long for a routine `make bench`: run only when named.
 OPT_IN = {"learning_connect4"}

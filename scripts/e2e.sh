@@ -100,7 +100,8 @@ engine_start
 if [[ ${E2E_COLD:-0} == 1 ]]; then
     log "cold run: dropping the cached base image, stand-ins and wheelhouses"
     podman rmi -f "$BASE_IMAGE_LOCAL" localhost/cartridge-standin-{postgres,s3,prometheus,grafana} \
-        "localhost/$PROJECT-actor" "localhost/$PROJECT-trainer" "localhost/$PROJECT-web" >/dev/null 2>&1 || true
+        "localhost/$PROJECT-actor" "localhost/$PROJECT-trainer" "localhost/$PROJECT-web" \
+        "localhost/$PROJECT-arena" >/dev/null 2>&1 || true
     podman image prune --all --force >/dev/null 2>&1 || true
     find "$WHEELHOUSE" -name '*.whl' -delete
     rm -rf "$STANDIN_WHEELS" "$WHEELHOUSE/.stamp"
@@ -152,6 +153,7 @@ PIP_OPTIONS=--no-index --find-links /requirements/wheelhouse
 ACTOR_IMAGE=localhost/$PROJECT-actor:latest
 TRAINER_IMAGE=localhost/$PROJECT-trainer:latest
 WEB_IMAGE=localhost/$PROJECT-web:latest
+ARENA_IMAGE=localhost/$PROJECT-arena:latest
 POSTGRES_IMAGE=localhost/cartridge-standin-postgres
 MINIO_IMAGE=localhost/cartridge-standin-s3
 PROMETHEUS_IMAGE=localhost/cartridge-standin-prometheus

@@ -10,10 +10,13 @@ Library code shared by every service, one concept per package or module:
 - replay      the ReplayStore seam: SQLite and PostgreSQL, the actors' ReplayWriter
 - modelstore  the ModelStore seam: filesystem and S3, ModelWatcher, ModelPublisher, retention
 - players     opponents and matches for strength checks (random, one-ply, minimax, MCTS)
+- arena       openings, matches, anchors, Bradley-Terry ratings, the gate, benchmarks
+- journal     the shared SQL store (SQLAlchemy; SQLite | PostgreSQL): matches, ratings,
+              benchmarks, promotions, training history, actor heartbeats
 - metrics     Prometheus metrics of the actor and the trainer
 - config      typed settings: config.toml < CARTRIDGE_<SECTION>_<KEY> < flags
 - runs        run directories: config.toml, meta.json, status.json, pid; listing, stopping
-- cli         the `cartridge` command (check, move, models, run, runs)
+- cli         the `cartridge` command (check, move, models, ratings, run, runs)
 
-Services live under services/ (actor, trainer) and never import each other.
+Services live under services/ (actor, trainer, arena) and never import each other.
 """

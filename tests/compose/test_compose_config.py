@@ -41,7 +41,7 @@ def config(tmp_path: Path, *args: str, env: dict[str, str]) -> subprocess.Comple
 
 
 @pytest.mark.parametrize("profile,expected", [
-    ("k8s", {"actor", "trainer", "web"}),
+    ("k8s", {"actor", "trainer", "web", "arena"}),
     ("orchestrator", {"orchestrator", "web"}),
 ])
 def test_profiles_resolve(tmp_path: Path, profile: str, expected: set[str]) -> None:

@@ -148,7 +148,8 @@ def test_gpu_switches_reserve_devices_for_the_trainer() -> None:
 # The setting each service serves its metrics on: (section, variable, key).
 METRICS_SETTING = {"actor": ("actor", "CARTRIDGE_ACTOR_METRICS_PORT", "metrics_port"),
                    "trainer": ("training", "CARTRIDGE_TRAINING_METRICS_PORT", "metrics_port"),
-                   "web": ("web", "CARTRIDGE_WEB_PORT", "port")}  # /metrics beside the page
+                   "web": ("web", "CARTRIDGE_WEB_PORT", "port"),  # /metrics beside the page
+                   "arena": ("arena", "CARTRIDGE_ARENA_METRICS_PORT", "metrics_port")}
 
 
 def scrape_targets() -> list[tuple[str, str, int]]:
@@ -175,10 +176,10 @@ def served_port(service_name: str) -> int:
     return getattr(getattr(settings, section), key)
 
 
-def test_prometheus_scrapes_every_actor_replica_and_the_trainer() -> None:
+def test_prometheus_scrapes_every_actor_replica_the_trainer_and_the_arena() -> None:
     targets = scrape_targets()
     assert {(job, service) for job, service, _ in targets} == {
-        ("actor", "actor"), ("trainer", "trainer"), ("web", "web")}
+        ("actor", "actor"), ("trainer", "trainer"), ("web", "web"), ("arena", "arena")}
     config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
     actor_job = next(j for j in config["scrape_configs"] if j["job_name"] == "actor")
     assert actor_job["dns_sd_configs"][0]["type"] == "A", "DNS discovery finds every replica"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import yaml
 
+from arena.metrics import arena_metric_names
 from cartridge.metrics import exported_metric_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +27,12 @@ REQUIRED = {
     "model version per actor": "cartridge_actor_model_version",
     "reload latency": "cartridge_actor_model_reload_latency_seconds_bucket",
     "the trainer's demand for self-play (issue 10)": "cartridge_trainer_ratio_wait_seconds_total",
+    # issue 11
+    "rating of latest and best": "cartridge_arena_rating_elo",
+    "rating interval": "cartridge_arena_rating_interval_elo",
+    "benchmark mistake rates": "cartridge_arena_benchmark_mistake_ratio",
+    "matches played": "cartridge_arena_matches_total",
+    "promotions": "cartridge_arena_promotions_total",
 }
 
 
@@ -57,7 +64,7 @@ def test_dashboard_provider_reads_the_mounted_folder() -> None:
 
 
 def test_every_query_names_exported_metrics() -> None:
-    exported = exported_metric_names() | {"up"}
+    exported = exported_metric_names() | arena_metric_names() | {"up"}
     for expr in queries():
         names = set(_METRIC.findall(expr))
         assert names, f"no metric in {expr!r}"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVICES = ["actor", "trainer", "web"]
+SERVICES = ["actor", "trainer", "web", "arena"]
 
 
 def dockerfile(service: str) -> str:
@@ -57,7 +57,9 @@ def test_pins_are_exact_and_the_actor_and_web_have_no_torch() -> None:
     assert "\ntorch==" not in actor and "\nonnxruntime==" in actor
     assert "\ntorch==" in (ROOT / "requirements/trainer.txt").read_text()
     assert "requirements/actor.txt" in dockerfile("actor")
-    assert "torch" not in dockerfile("actor").replace("(no torch)", "")
+    for service in ("actor", "arena"):  # inference only
+        assert "requirements/actor.txt" in dockerfile(service)
+        assert "torch" not in dockerfile(service).replace("no torch", "")
     web = (ROOT / "requirements/web.txt").read_text()
     assert "\ntorch==" not in web and "\nfastapi==" in web and "\nuvicorn==" in web
     assert "requirements/web.txt" in dockerfile("web")

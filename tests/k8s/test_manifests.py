@@ -108,10 +108,11 @@ def test_every_pod_runs_as_non_root_with_a_read_only_root(overlay: str) -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_trainer_is_recreated_not_rolled(overlay: str) -> None:
-    trainer = named(render(str(K8S / "overlays" / overlay)), "Deployment", "trainer")
-    assert trainer["spec"]["strategy"] == {"type": "Recreate"}
-    assert trainer["spec"]["replicas"] == 1
+def test_trainer_and_arena_are_recreated_not_rolled(overlay: str) -> None:
+    for name in ("trainer", "arena"):
+        single = named(render(str(K8S / "overlays" / overlay)), "Deployment", name)
+        assert single["spec"]["strategy"] == {"type": "Recreate"}, name
+        assert single["spec"]["replicas"] == 1, name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -142,7 +143,8 @@ def test_secrets_are_referenced_never_rendered(overlay: str) -> None:
 def test_metrics_are_annotated_for_prometheus(overlay: str) -> None:
     objects = render(str(K8S / "overlays" / overlay))
     for name, setting in (("actor", "CARTRIDGE_ACTOR_METRICS_PORT"),
-                          ("trainer", "CARTRIDGE_TRAINING_METRICS_PORT")):
+                          ("trainer", "CARTRIDGE_TRAINING_METRICS_PORT"),
+                          ("arena", "CARTRIDGE_ARENA_METRICS_PORT")):
         template = named(objects, "Deployment", name)["spec"]["template"]
         annotations = template["metadata"]["annotations"]
         container = template["spec"]["containers"][0]
@@ -170,6 +172,7 @@ def test_base_has_one_workload_per_file_and_the_stores() -> None:
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}
     assert {("Namespace", "cartridge"), ("StatefulSet", "postgres"), ("StatefulSet", "minio"),
             ("Job", "bucket-init"), ("Deployment", "actor"), ("Deployment", "trainer"),
+            ("Deployment", "arena"),
             ("Service", "postgres"), ("Service", "minio")} <= kinds
     assert any(k == "ConfigMap" and n.startswith("cartridge-config") for k, n in kinds)
     for path in (K8S / "base").glob("*.yaml"):

@@ -4,7 +4,8 @@
     1. the trainer publishes at least two model versions to the S3 store
     2. Prometheus reports every actor and the trainer as up targets, and has the
        dashboard's series (self-play, losses, replay size, reload latency)
-    3. every actor reaches the model version that was `latest` at one moment (lag reported)
+    3. every actor reaches the model version that was `latest` at one moment (lag reported);
+       the arena records ratings in PostgreSQL and promotes a version to `best`
     4. killing an actor (SIGKILL) loses no game the replay store acknowledged to it
     5. a killed and restarted trainer resumes from its last checkpoint step
     6. each actor and the trainer sized its thread pool to its compose CPU limit
@@ -195,6 +196,24 @@ def check_actors_reach_latest(store: S3ModelStore) -> None:
              time.monotonic() - fixed_at, versions)
 
 
+def _psql(query: str) -> str:
+    return compose("exec", "-T", "postgres", "psql", "-U", "cartridge", "-d", "cartridge",
+                   "-tAc", query).strip()
+
+
+def check_arena_rates_and_promotes(store: S3ModelStore) -> None:
+    # wait_for retries a failing query: the arena creates its tables at its first start.
+    rated = wait_for("ratings of model versions in PostgreSQL", lambda: int(_psql(
+        "SELECT count(*) FROM arena_ratings WHERE version IS NOT NULL")), timeout=300)
+    promoted = wait_for("a promotion to best in PostgreSQL", lambda: int(_psql(
+        "SELECT coalesce(max(version), 0) FROM arena_promotions")), timeout=300)
+    best = store.pointer("best")
+    if best is None or best < promoted:
+        raise CheckFailedError(f"the journal promoted v{promoted}, the store's best is {best}")
+    log.info("PASS the arena rated %d versions in PostgreSQL and promoted v%d (best = v%d)",
+             rated, promoted, best)
+
+
 def _stored_games(container: str) -> int:
     script = ("import os, urllib.request as r; print(r.urlopen('http://127.0.0.1:%s/metrics' % "
               "os.environ['CARTRIDGE_ACTOR_METRICS_PORT'], timeout=5).read().decode())")
@@ -213,15 +232,15 @@ def _games_in_postgres(actor_prefix: str) -> int:
 
 
 def check_nothing_restarted() -> None:
-    """No actor or trainer crashed and was restarted by the restart policy so far."""
-    for service in ("actor", "trainer"):
+    """No actor, trainer or arena crashed and was restarted by the restart policy so far."""
+    for service in ("actor", "trainer", "arena"):
         for container in containers(service):
             restarts = int(sh("docker", "inspect", "--format", "{{.RestartCount}}",
                               container).strip() or 0)
             if restarts:
                 raise CheckFailedError(f"{service} {container} restarted {restarts} times:\n"
                                        f"{logs(container)[-3000:]}")
-    log.info("PASS no actor or trainer restarted on its own")
+    log.info("PASS no actor, trainer or arena restarted on its own")
 
 
 def check_actor_kill_loses_nothing() -> None:
@@ -331,6 +350,7 @@ def main() -> int:
     check_targets_up()
     check_dashboard_series()
     check_actors_reach_latest(store)
+    check_arena_rates_and_promotes(store)
     check_nothing_restarted()
     check_actor_kill_loses_nothing()
     check_threads_follow_cpu_limits()

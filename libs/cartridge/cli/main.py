@@ -18,6 +18,7 @@ COMMANDS = {
     "check": ("cartridge.cli.check", "integrity checks: perft, game counts, encoders, symmetries"),
     "move": ("cartridge.cli.move", "the agent's move (and value, visits) for positions"),
     "models": ("cartridge.cli.models", "model store: list versions, pointers, download, promote"),
+    "ratings": ("cartridge.cli.ratings", "the arena's ratings, benchmarks and best version"),
     "run": ("cartridge.cli.run", "train locally: a trainer and actors on ./data, live progress"),
     "runs": ("cartridge.cli.runs", "local runs: list them with their state, stop one"),
 }

@@ -155,6 +155,21 @@ class WebSettings(Section):
     model_cache: int = Field(default=4, ge=1, le=64)
 
 
+class ArenaSettings(Section):
+    """The arena service: rates every model version, gates promotion to `best`."""
+
+    num_simulations: int = Field(default=64, ge=1, le=100_000)
+    openings: int = Field(default=0, ge=0)  # per match, 0 = the game's whole set
+    history_opponents: int = Field(default=3, ge=0, le=32)
+    gate: Literal["off", "match"] = "off"
+    gate_confidence: float = Field(default=0.95, ge=0.5, lt=1.0)
+    threads: int = Field(default=1, ge=1, le=256)
+    pause: float = Field(default=1.0, ge=0)
+    poll_interval: float = Field(default=5.0, gt=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    connect4_positions: str = ""  # labelled positions file; "" = no Connect Four benchmark
+
+
 class StorageSettings(Section):
     replay_backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: Path = Path("replay.db")
@@ -178,6 +193,9 @@ class StorageSettings(Section):
     # Environment only (see _ENVIRONMENT_ONLY_KEYS); SecretStr keeps them out of reprs.
     s3_access_key: SecretStr = SecretStr("")
     s3_secret_key: SecretStr = SecretStr("")
+    # The journal (matches, ratings, promotions, training history): SQLite or PostgreSQL.
+    journal_backend: Literal["sqlite", "postgres"] = "sqlite"
+    journal_sqlite_path: Path = Path("journal.db")
 
     @field_validator("s3_endpoint")
     @classmethod
@@ -202,6 +220,7 @@ class Settings(BaseSettings):
     storage: StorageSettings
     run: RunSettings = RunSettings()
     web: WebSettings = WebSettings()
+    arena: ArenaSettings = ArenaSettings()
 
     def data_path(self, path: Path) -> Path:
         """Relative paths in [storage] and [training] live under [common] data_dir."""

@@ -43,6 +43,11 @@ class ModelStoreConnectionError(ModelStoreError):
     """
 
 
+class ModelStoreUnreachableError(ModelStoreConnectionError, ModelStoreUnavailableError):
+    """At start-up, no server answers: a start-up error to services that fail fast, a
+    reason to wait to those that wait (the arena)."""
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     env_id: str

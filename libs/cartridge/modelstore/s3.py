@@ -39,6 +39,7 @@ from cartridge.modelstore.base import (
     ModelStoreConnectionError,
     ModelStoreError,
     ModelStoreUnavailableError,
+    ModelStoreUnreachableError,
     Pointer,
 )
 
@@ -134,7 +135,7 @@ class S3ModelStore(ModelStore):
                 reason = f"{err.code}: {err.message}"
             raise ModelStoreConnectionError(f"{where}: {reason}") from None
         except (urllib3.exceptions.HTTPError, ServerError, InvalidResponseError) as err:
-            raise ModelStoreConnectionError(
+            raise ModelStoreUnreachableError(
                 f"{where}: cannot reach the server ({_describe_network_error(err)})"
             ) from None
         except ValueError as err:  # the client validates names before sending anything

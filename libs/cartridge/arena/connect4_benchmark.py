@@ -1,0 +1,107 @@
+"""Connect Four perfect-play benchmark: mistake rates by stage on labelled positions.
+
+Labelled positions are JSONL, one position a line, in the format of the Pons
+benchmark as scored in `../shared/connect4/moves.jsonl` (and as written by
+`scripts/connect4_positions.py`):
+
+    {"moves": "4453", "move_scores": {"1": -2, ..., "7": null}, ...}
+
+`moves` are 1-based columns from the empty board; `move_scores` give, per
+column, the exact score for the side to move after playing it (null: full).
+Only the sign matters here: win > 0, draw = 0, loss < 0.
+
+A mistake is a move whose outcome class is worse than the best available (a
+won position no longer won, a drawn one lost); an illegal move is a mistake.
+In a lost position no move is a mistake. Stages by plies already played, as
+Pons' levels: beginning <= 14, middle 15-28, end >= 29.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cartridge.games import get_game
+from cartridge.players import Player
+
+STAGES = ("beginning", "middle", "end")
+COLUMNS = 7
+
+
+@dataclass(frozen=True)
+class LabelledPosition:
+    actions: tuple[int, ...]  # 0-based columns from the empty board
+    move_scores: tuple[int | None, ...]  # [7], None for a full column
+
+    @property
+    def stage(self) -> str:
+        plies = len(self.actions)
+        return "beginning" if plies <= 14 else "middle" if plies <= 28 else "end"
+
+    @property
+    def best_outcome(self) -> int:
+        return max(_sign(s) for s in self.move_scores if s is not None)
+
+    def is_mistake(self, column: int) -> bool:
+        score = self.move_scores[column] if 0 <= column < COLUMNS else None
+        return score is None or _sign(score) < self.best_outcome
+
+    @property
+    def decisive(self) -> bool:
+        """Some legal move throws the outcome away."""
+        return len({_sign(s) for s in self.move_scores if s is not None}) > 1
+
+
+@dataclass(frozen=True)
+class StageResult:
+    positions: int
+    mistakes: int
+
+    @property
+    def mistake_rate(self) -> float:
+        return self.mistakes / self.positions if self.positions else 0.0
+
+
+def load_labelled_positions(path: Path) -> list[LabelledPosition]:
+    """Every position of the file; ValueError naming the file and line of a bad one."""
+    game = get_game("connect4")
+    positions = []
+    with path.open() as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                actions = tuple(int(c) - 1 for c in record["moves"])
+                scores = tuple(record["move_scores"][str(c + 1)] for c in range(COLUMNS))
+                state = game.apply_all(list(actions))
+                if game.is_terminal(state) or all(s is None for s in scores):
+                    raise ValueError("the game is over")
+                legal = set(game.legal_actions(state))
+                if {c for c, s in enumerate(scores) if s is not None} != legal:
+                    raise ValueError("move_scores do not match the legal columns")
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError(f"{path}, line {number}: {err}") from None
+            positions.append(LabelledPosition(actions, scores))
+    return positions
+
+
+def connect4_benchmark(agent: Player, positions: Sequence[LabelledPosition],
+                       chunk: int = 512) -> dict[str, StageResult]:
+    """Mistakes of `agent` per stage and over "all" positions."""
+    game = get_game("connect4")
+    counts = {stage: [0, 0] for stage in (*STAGES, "all")}
+    for start in range(0, len(positions), chunk):
+        batch = positions[start:start + chunk]
+        states = [game.apply_all(list(p.actions)) for p in batch]
+        for position, column in zip(batch, agent.choose(states), strict=True):
+            for stage in (position.stage, "all"):
+                counts[stage][0] += 1
+                counts[stage][1] += position.is_mistake(int(column))
+    return {stage: StageResult(n, m) for stage, (n, m) in counts.items()}
+
+
+def _sign(score: int) -> int:
+    return (score > 0) - (score < 0)

@@ -1,0 +1,53 @@
+"""scripts/connect4_score.py on a real model: stage figures, and answers score.py reads."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.actor.helpers import tiny_onnx
+from tests.arena.helpers import late_positions
+
+REPO = Path(__file__).resolve().parents[2]
+SCORER = REPO.parent / "shared" / "connect4" / "score.py"
+
+
+def test_the_script_reports_stages_and_writes_answers_for_score_py(tmp_path: Path) -> None:
+    model = tmp_path / "model.onnx"
+    model.write_bytes(tiny_onnx("connect4", 1))
+    positions = tmp_path / "positions.jsonl"
+    positions.write_text("".join(json.dumps(r) + "\n" for r in late_positions(10, seed=7)))
+    answers = tmp_path / "answers.jsonl"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts/connect4_score.py"), "--model", str(model),
+         "--positions", str(positions), "--sims", "8", "--answers", str(answers)],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    for mode in ("network", "search"):
+        assert report[mode]["all"]["positions"] == report[mode]["end"]["positions"] == 10
+        assert 0 <= report[mode]["all"]["mistake_rate"] <= 1
+    lines = [json.loads(line) for line in answers.read_text().splitlines()]
+    assert len(lines) == 10 and all(1 <= line["column"] <= 7 for line in lines)
+    if not SCORER.exists():
+        pytest.skip("the shared Pons scorer is not here")
+    scored = subprocess.run([sys.executable, str(SCORER), str(answers), "--bench",
+                             str(positions), "--json"], capture_output=True, text=True,
+                            timeout=60)
+    assert scored.returncode == 0, scored.stderr
+    # score.py's outcome accuracy is 1 - our mistake rate, from the same answers.
+    overall = json.loads(scored.stdout)["ALL"]
+    assert overall["answered"] == 10 and overall["illegal"] == 0
+    assert overall["outcome_acc"] == pytest.approx(1 - report["search"]["all"]["mistake_rate"])
+
+
+def test_a_missing_model_is_named(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts/connect4_score.py"), "--model",
+         str(tmp_path / "none.onnx"), "--positions", str(tmp_path / "p.jsonl")],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "p.jsonl" in result.stderr
