@@ -58,6 +58,7 @@ def environment(server: S3Server, bucket: str, data: Path) -> dict[str, str]:
         "CARTRIDGE_MCTS_NUM_SIMULATIONS": "16",
         "CARTRIDGE_ACTOR_CONCURRENT_GAMES": "16",
         "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": "1",
+        "CARTRIDGE_STORAGE_MODEL_KEEP_LAST": "0",  # keep every version: all are checked
     }
 
 
