@@ -7,7 +7,10 @@ from the first published model on:
   measured in this run, with every CPU);
 - `defaults`: `cartridge run` as `make run ENV=connect4` starts it;
 - `ratio_lifted`: the same with the train/data ratio limit lifted, so the trainer's own
-  speed inside the run shows; `fraction_of_solo` is its samples/s over the solo figure.
+  speed inside the run shows; `fraction_of_solo` is its samples/s over the solo figure;
+- `old_split_ratio_lifted`: the same, with the machine divided as before thread budgets
+  (the trainer's PyTorch pool on every CPU, one actor with one ONNX Runtime thread,
+  spinning on, no backfill actor): the before of the thread-budget change.
 
 Each run reports trainer samples/s (from stats.json steps), self-play positions/s (the
 replay buffer's monotonic position count), the share of time the trainer waited at
@@ -41,10 +44,15 @@ def run() -> dict[str, Any]:
     log.info("solo trainer: %.1f samples/s", solo)
     defaults = measure_run({}, seconds)
     lifted = measure_run({"CARTRIDGE_TRAINING_MAX_SAMPLES_PER_POSITION": LIFTED}, seconds)
-    lifted["fraction_of_solo"] = round(lifted["trainer_samples_per_s"] / solo, 3)
-    defaults["fraction_of_solo"] = round(defaults["trainer_samples_per_s"] / solo, 3)
+    cpus = str(len(os.sched_getaffinity(0)))
+    old = measure_run({"CARTRIDGE_TRAINING_MAX_SAMPLES_PER_POSITION": LIFTED,
+                       "CARTRIDGE_TRAINING_THREADS": cpus, "CARTRIDGE_RUN_ACTORS": "1",
+                       "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": "1",
+                       "CARTRIDGE_INFERENCE_SPINNING": "on"}, seconds)
+    for result in (defaults, lifted, old):
+        result["fraction_of_solo"] = round(result["trainer_samples_per_s"] / solo, 3)
     return {"env_id": ENV, "measure_s": seconds, "solo_trainer_samples_per_s": solo,
-            "defaults": defaults, "ratio_lifted": lifted}
+            "defaults": defaults, "ratio_lifted": lifted, "old_split_ratio_lifted": old}
 
 
 def measure_run(changes: dict[str, str], seconds: float) -> dict[str, Any]:
