@@ -51,7 +51,7 @@ from cartridge.cli.machine_split import split_machine
 from cartridge.cli.ratings import latest_summary
 from cartridge.config.entry import apply_log_level
 from cartridge.config.settings import Settings, SettingsError, default_config_path, load_settings
-from cartridge.journal import JournalError, open_journal
+from cartridge.journal import Journal, JournalError, open_journal
 from cartridge.runs.facts import RunDirMismatchError
 from cartridge.runs.record import FinalState, RunBusyError, RunRecord
 from cartridge.threads import cpu_budget
@@ -226,6 +226,7 @@ class Supervisor:
         self._web_announced = False
         self._reported_gone: set[str] = set()
         self._arena_line: str | None = None
+        self._journal: Journal | None = None  # opened for the progress line's arena summary
 
     @property
     def children(self) -> list[Child]:
@@ -255,6 +256,7 @@ class Supervisor:
             self._stop_children()
             for child in self.children:
                 child.close()
+            self._close_journal()
             (self.data_dir / "run.json").unlink(missing_ok=True)
             if record is not None:
                 record.end(state)
@@ -322,13 +324,20 @@ class Supervisor:
 
     def _arena_summary(self) -> str | None:
         """The arena's newest rating and benchmark, from the journal it writes; the last
-        line read stays while the journal is busy."""
+        line read stays while the journal is busy or unreadable."""
         try:
-            with open_journal(self.settings.storage, self.data_dir) as journal:
-                self._arena_line = latest_summary(journal, self.env_id) or self._arena_line
+            if self._journal is None:
+                self._journal = open_journal(self.settings.storage, self.data_dir)
+            self._arena_line = latest_summary(self._journal, self.env_id) or self._arena_line
         except JournalError as err:
             log.debug("journal not readable for the progress line: %s", err)
+            self._close_journal()
         return self._arena_line
+
+    def _close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def _write_run_file(self) -> None:
         """Who is running (for tests and tools): pids and actor ids."""
