@@ -6,7 +6,7 @@ ENV ?= tictactoe
 ACTORS ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help venv run check test lint bench clean up down e2e requirements
+.PHONY: help venv run check test test-shuffled lint bench clean up down e2e requirements
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z0-9_-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,9 @@ check: venv ## Integrity checks: perft, tic-tac-toe game count, encoder and symm
 
 test: venv ## Run the test suite (starts a PostgreSQL server when none answers)
 	$(PY) -m pytest -q
+
+test-shuffled: venv ## The test suite in a random order (SEED=N repeats one), to catch order dependence
+	$(PY) -m pytest -q -o addopts="" $(if $(SEED),--randomly-seed=$(SEED))
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check libs services tests scripts

@@ -21,6 +21,7 @@ SECTIONS = {
     "learning_connect4": "bench.learning:run_connect4",
     "reload": "bench.reload",
     "run_throughput": "bench.run_throughput",
+    "web_load": "bench.web_load",
     "arena": "bench.arena",
 }
 # Too long for a routine `make bench`: run only when named.

@@ -1,5 +1,5 @@
 """Section `run_throughput`: how `cartridge run` uses the machine, for Connect Four with the
-config.toml defaults (strength checks off, so only the trainer and actors run).
+config.toml defaults (the arena and the web service included, as `make run` starts them).
 
 Three runs, each measured for MEASURE_S seconds (CARTRIDGE_BENCH_RUN_SECONDS overrides)
 from the first published model on:
@@ -56,7 +56,6 @@ def run() -> dict[str, Any]:
 
 
 def measure_run(changes: dict[str, str], seconds: float) -> dict[str, Any]:
-    changes = {"CARTRIDGE_RUN_STRENGTH_INTERVAL": "0", **changes}
     with _training_run(ENV, changes) as (store, process, started):
         data = store.root.parent
         while store.latest() is None:
@@ -97,6 +96,7 @@ def _children(data: Path) -> dict[str, int]:
     children = {"trainer": run["trainer_pid"]}
     for i, actor in enumerate(run["actors"]):
         children[f"actor-{i}"] = actor["pid"]
+    children.update(run.get("services", {}))  # the arena and the web service
     return children
 
 

@@ -78,8 +78,8 @@ def test_run_log_level(tmp_path: Path, log_level: str) -> None:
     # A trainer that has nothing to do ([training] steps = 0) exits 0 at once, and
     # `cartridge run` stops its actor and exits 0: a whole run in a few seconds.
     done = cartridge("run", "--config", str(CONFIG), "--data-dir", str(tmp_path),
-                     "--actors", "1", "--strength-interval", "0", log_level=log_level,
-                     CARTRIDGE_TRAINING_STEPS="0")
+                     "--actors", "1", log_level=log_level, CARTRIDGE_TRAINING_STEPS="0",
+                     CARTRIDGE_RUN_ARENA="false", CARTRIDGE_RUN_WEB="false")
     assert done.returncode == 0, done.stderr
     info_lines = [line for line in done.stderr.splitlines() if " INFO cartridge.run: " in line]
     if log_level == "INFO":

@@ -100,3 +100,13 @@ def test_actors_and_trainer_get_cpu_limits_and_no_thread_variables(tmp_path: Pat
     rendered = yaml.safe_load(result.stdout)["services"]
     assert float(rendered["actor"]["cpus"]) == 0.5
     assert float(rendered["trainer"]["cpus"]) == 6.0
+
+
+def test_every_cartridge_service_shares_the_postgres_journal(tmp_path: Path) -> None:
+    """The web dashboard reads what the trainer, actors and arena write: one journal."""
+    result = config(tmp_path, "--profile", "k8s", env=SECRETS)
+    rendered = yaml.safe_load(result.stdout)["services"]
+    for name in ("actor", "trainer", "arena", "web"):
+        env = rendered[name]["environment"]
+        assert env["CARTRIDGE_STORAGE_JOURNAL_BACKEND"] == "postgres", name
+        assert env["CARTRIDGE_STORAGE_POSTGRES_PASSWORD"] == SECRETS["POSTGRES_PASSWORD"], name

@@ -1,13 +1,12 @@
 """`cartridge run`'s [run] keys: actors (auto fits the machine: threads per child and a
-backfill actor at idle priority, seen in real processes), strength_interval (0 = no
-strength checks), strength_games; and the one-line error for bad configuration."""
+backfill actor at idle priority, seen in real processes), arena and web (children that
+serve the loop: the arena at a lower priority, its summary in the progress line, and a
+dead one does not stop training); and the one-line error for bad configuration."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -18,11 +17,11 @@ from pathlib import Path
 import pytest
 
 from cartridge.cli.machine_split import split_machine
-from cartridge.cli.run import StrengthCheck, Supervisor, check_strength
+from cartridge.cli.run import Supervisor
 from cartridge.config.settings import Settings, load_settings
-from cartridge.modelstore.filesystem import FilesystemModelStore
+from cartridge.journal import BenchmarkRow, RatingRow, open_journal
 from cartridge.threads import cpu_budget
-from tests.actor.helpers import REPO, publish, tiny_onnx
+from tests.actor.helpers import REPO
 
 
 @pytest.mark.slow
@@ -33,7 +32,7 @@ def test_auto_split_sets_each_childs_threads_and_runs_backfill_at_idle_priority(
     threads the split gave them, and backfill actors run under SCHED_IDLE."""
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
-    env.update({"CARTRIDGE_RUN_ACTORS": "0", "CARTRIDGE_RUN_STRENGTH_INTERVAL": "0",
+    env.update({"CARTRIDGE_RUN_ACTORS": "0", "CARTRIDGE_RUN_ARENA": "false",
                 "CARTRIDGE_RUN_WEB": "false",
                 "CARTRIDGE_MCTS_NUM_SIMULATIONS": "4", "CARTRIDGE_TRAINING_DEVICE": "cpu"})
     expected = split_machine(cpu_budget().cpus, actors=0, training_threads=0,
@@ -75,21 +74,6 @@ def test_auto_split_sets_each_childs_threads_and_runs_backfill_at_idle_priority(
         assert process.wait(120) == 0
 
 
-def test_strength_check_plays_strength_games_against_the_latest_model(tmp_path: Path) -> None:
-    settings = load_settings(REPO / "config.toml", {
-        "common": {"data_dir": tmp_path}, "run": {"strength_games": 6},
-        "mcts": {"num_simulations": 8}}, environ={})
-    assert check_strength(settings) is None  # no model yet
-    store = FilesystemModelStore(tmp_path / "models", "tictactoe")
-    version = publish(store, tiny_onnx()).version
-    checked, summary = check_strength(settings)
-    assert checked == version
-    wins, draws, losses = map(int, re.search(r"(\d+)W (\d+)D (\d+)L", summary).groups())
-    assert wins + draws + losses == 6
-    assert "vs every reply" in summary
-    assert check_strength(settings, skip_version=version) is None
-
-
 def test_bad_run_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
     result = subprocess.run(
@@ -102,51 +86,64 @@ def test_bad_run_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert not (tmp_path / "logs").exists()  # nothing was started
 
 
-def run_settings(data_dir: Path, strength_interval: float) -> Settings:
+def run_settings(data_dir: Path, arena: bool = True, web: bool = True) -> Settings:
     return load_settings(REPO / "config.toml", {
-        "common": {"data_dir": data_dir},
-        "run": {"actors": 1, "strength_interval": strength_interval, "strength_games": 4},
-        "mcts": {"num_simulations": 8}}, environ={})
+        "common": {"data_dir": data_dir}, "run": {"actors": 1, "arena": arena, "web": web}},
+        environ={})
 
 
-def test_strength_interval_zero_means_no_strength_check(tmp_path: Path) -> None:
-    stop = threading.Event()
-    off = Supervisor(run_settings(tmp_path, 0), REPO / "config.toml", stop)
-    assert off.strength is None
-    on = Supervisor(run_settings(tmp_path, 30), REPO / "config.toml", stop)
-    assert isinstance(on.strength, StrengthCheck)
-    assert on.strength.interval == 30
-
-
-@pytest.mark.parametrize("strength_interval", [0.0, 0.01])
-def test_the_supervisor_runs_strength_checks_only_when_an_interval_is_set(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, strength_interval: float
-) -> None:
-    # The supervisor's watch loop without children (none is started): with a model in
-    # the store, a positive interval starts a check in the background at once; 0 never does.
-    publish(FilesystemModelStore(tmp_path / "models", "tictactoe"), tiny_onnx())
-    supervisor = Supervisor(run_settings(tmp_path, strength_interval), REPO / "config.toml",
+@pytest.mark.parametrize(("arena", "web"), [(True, True), (False, False), (True, False)])
+def test_arena_and_web_keys_choose_the_serving_children(tmp_path: Path, arena, web) -> None:
+    supervisor = Supervisor(run_settings(tmp_path, arena, web), REPO / "config.toml",
                             threading.Event())
-    caplog.set_level(logging.INFO, logger="cartridge.run")
-    watcher = threading.Thread(target=supervisor._watch)
-    watcher.start()
+    names = [child.name for child in supervisor.children]
+    assert names[:2] == ["trainer", "actor 0"]
+    assert ("arena" in names) == arena and ("web" in names) == web
+    for child in supervisor.children:
+        assert child.essential == (child.name not in ("arena", "web"))
+    if arena:
+        assert supervisor.arena.niceness == 10 and supervisor.arena.argv[1:3] == ["-m", "arena"]
+
+
+def test_the_progress_line_shows_the_arenas_newest_rating(tmp_path: Path) -> None:
+    settings = run_settings(tmp_path)
+    supervisor = Supervisor(settings, REPO / "config.toml", threading.Event())
+    assert "arena: no rating yet" in supervisor.progress_line(60.0)
+    with open_journal(settings.storage, tmp_path) as journal:
+        journal.replace_ratings("tictactoe", [RatingRow("v3", 3, 300, 412.4, 35.2, 144),
+                                              RatingRow("random", None, None, 0.0, 0.0, 144)])
+        journal.record_benchmark(BenchmarkRow("tictactoe", 3, "tictactoe-perfect-play",
+                                              "search", 64, 0.931, {}, 1.0))
+    line = supervisor.progress_line(60.0)
+    assert "arena v3 (step 300) 412 ± 35 Elo, value kept 93.1% with search" in line
+
+
+@pytest.mark.slow
+def test_the_arena_runs_niced_and_its_death_does_not_stop_training(tmp_path: Path) -> None:
+    data, output = tmp_path / "data", tmp_path / "run.out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
+    env.update({"CARTRIDGE_RUN_ACTORS": "1", "CARTRIDGE_RUN_WEB": "false",
+                "CARTRIDGE_MCTS_NUM_SIMULATIONS": "4", "CARTRIDGE_TRAINING_DEVICE": "cpu"})
+    with open(output, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cartridge.cli.main", "run", "--config",
+             str(REPO / "config.toml"), "--data-dir", str(data)],
+            env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        if strength_interval > 0:
-            deadline = time.monotonic() + 300
-            while "strength v1" not in caplog.text:
-                assert time.monotonic() < deadline, caplog.text
-                time.sleep(0.05)
-        else:
-            time.sleep(1.0)  # several watch ticks, time enough for a check to start
+        deadline = time.monotonic() + 120
+        while not (data / "run.json").exists():
+            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.1)
+        run = json.loads((data / "run.json").read_text())
+        arena = run["services"]["arena"]
+        assert os.getpriority(os.PRIO_PROCESS, arena) == os.getpriority(os.PRIO_PROCESS, 0) + 10
+        os.kill(arena, signal.SIGKILL)
+        while "the arena (pid" not in output.read_text():
+            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.1)
+        assert "exited with code -9; training goes on" in output.read_text()
+        assert process.poll() is None  # the run goes on
+        os.kill(run["trainer_pid"], 0)  # and so does the trainer
     finally:
-        supervisor.stop.set()
-        watcher.join(timeout=60)
-    assert not watcher.is_alive()
-    strength_lines = [r.getMessage() for r in caplog.records if "strength" in r.getMessage()]
-    if strength_interval > 0:
-        assert any(re.search(r"strength v1 \(step 1\) vs random: \d+W \d+D \d+L", line)
-                   for line in strength_lines), strength_lines
-        assert supervisor.strength is not None and supervisor.strength.last
-    else:
-        assert strength_lines == []
-        assert supervisor.strength is None
+        process.send_signal(signal.SIGINT)
+        assert process.wait(120) == 0, output.read_text()[-3000:]

@@ -22,7 +22,7 @@ from tests.e2e.test_embedded_run import TINY
 
 pytestmark = pytest.mark.slow
 
-SMALL = {**TINY, "CARTRIDGE_RUN_ACTORS": "1", "CARTRIDGE_RUN_STRENGTH_INTERVAL": "0",
+SMALL = {**TINY, "CARTRIDGE_RUN_ACTORS": "1",
          # Retention by the trainer: only the two newest versions stay.
          "CARTRIDGE_STORAGE_MODEL_KEEP_LAST": "2", "CARTRIDGE_STORAGE_MODEL_KEEP_EVERY": "0"}
 

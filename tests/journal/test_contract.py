@@ -144,10 +144,14 @@ def test_gate_decisions_are_recorded_once_with_their_evidence(journal: Journal) 
 def test_training_history_keeps_one_row_per_step(journal: Journal) -> None:
     for step in (100, 200):
         journal.record_training(TrainingRow("tictactoe", step, 2.0, 1.5, 0.5, 1e-3, 900.0,
-                                            step // 100, float(step)))
-    journal.record_training(TrainingRow("tictactoe", 200, 1.0, 0.8, 0.2, 1e-3, 950.0, 2, 300.0))
+                                            step // 100, 10 * step, step, 12 * step, 0.25,
+                                            float(step)))
+    replaced = TrainingRow("tictactoe", 200, 1.0, 0.8, 0.2, 1e-3, 950.0, 2, 2500, 250, 3000,
+                           0.5, 300.0)
+    journal.record_training(replaced)
     history = journal.training_history("tictactoe")
     assert [(r.step, r.total_loss) for r in history] == [(100, 2.0), (200, 1.0)]
+    assert history[1] == replaced  # every field round-trips
     assert [r.step for r in journal.training_history("tictactoe", since_step=100)] == [200]
 
 

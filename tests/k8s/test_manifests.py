@@ -252,3 +252,13 @@ def test_web_runs_two_stateless_replicas_behind_a_service() -> None:
         assert service["spec"]["ports"][0]["targetPort"] == container["ports"][0]["name"]
         annotations = web["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/port"] == str(container["ports"][0]["containerPort"])
+
+
+def test_every_cartridge_service_shares_the_postgres_journal() -> None:
+    """The web dashboard reads what the trainer, actors and arena write: one journal."""
+    objects = render(str(K8S / "overlays" / "dev"))
+    for name in ("actor", "trainer", "arena", "web"):
+        (container,) = pod_spec(named(objects, "Deployment", name))["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert env["CARTRIDGE_STORAGE_JOURNAL_BACKEND"]["value"] == "postgres", name
+        assert "secretKeyRef" in env["CARTRIDGE_STORAGE_POSTGRES_PASSWORD"]["valueFrom"], name

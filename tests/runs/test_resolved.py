@@ -16,7 +16,7 @@ def test_resolved_config_round_trips_file_environment_and_flags(tmp_path: Path) 
                "CARTRIDGE_ACTOR_ACTOR_ID": 'quote " and \\ backslash é'}
     settings = load_settings(REPO / "config.toml", {
         "common": {"env_id": "connect4", "data_dir": tmp_path / "run"},
-        "run": {"actors": 3, "strength_interval": 0.5}}, environ=environ)
+        "run": {"actors": 3, "arena": False}}, environ=environ)
     copy = tmp_path / "config.toml"
     copy.write_text(resolved_toml(settings))
     assert load_settings(copy, environ={}) == settings

@@ -9,7 +9,8 @@
     4. killing an actor (SIGKILL) loses no game the replay store acknowledged to it
     5. a killed and restarted trainer resumes from its last checkpoint step
     6. each actor and the trainer sized its thread pool to its compose CPU limit
-    7. the web service answers a move with the trained model through its API
+    7. the web service answers a move with the trained model through its API, and its
+       dashboard API shows the stack's training history and live actors
     8. `docker compose down` leaves nothing running
 
 The S3 endpoint is the moto stand-in for MinIO, PostgreSQL the Debian stand-in
@@ -319,6 +320,18 @@ def check_web_plays_the_model(store: S3ModelStore) -> None:
             return json.load(response)
 
     answer = wait_for("the web service to answer a move", move, timeout=120)
+
+    def dashboard() -> dict[str, Any] | None:
+        with urllib.request.urlopen(f"{url}/api/dashboard/{ENV['CARTRIDGE_COMMON_ENV_ID']}",
+                                    timeout=30) as response:
+            data = json.load(response)
+        live = [a for a in data["selfplay"]["actors"] if a["state"] == "live"]
+        return data if len(data["training"]) >= 2 and live and data["replay"] else None
+
+    # Its dashboard shows the running stack: the trainer's history and the actors'
+    # heartbeats reach it through the shared PostgreSQL journal (it shares no disk).
+    board = wait_for("the dashboard to show training rows and live actors", dashboard,
+                     timeout=120)
     if answer["model"]["version"] < 1 or answer["position"]["actions"][:1] != [4]:
         raise CheckFailedError(f"unexpected answer from the web service: {answer}")
     with urllib.request.urlopen(f"{url}/api/models/{ENV['CARTRIDGE_COMMON_ENV_ID']}",
@@ -327,8 +340,12 @@ def check_web_plays_the_model(store: S3ModelStore) -> None:
     if listing["latest"] is None or listing["latest"] > (store.pointer("latest") or 0):
         raise CheckFailedError(f"the web service lists {listing['latest']} as latest")
     log.info("PASS the web service played %s with model %s (value %+.3f); it lists %d "
-             "versions", answer["action"], answer["model"]["name"], answer["value"],
-             len(listing["versions"]))
+             "versions; its dashboard shows %d training rows (newest step %d), %d live actors "
+             "and %d replay positions", answer["action"], answer["model"]["name"],
+             answer["value"], len(listing["versions"]), len(board["training"]),
+             board["training"][-1]["step"],
+             sum(a["state"] == "live" for a in board["selfplay"]["actors"]),
+             board["replay"]["positions"])
 
 
 def check_down_leaves_nothing() -> None:

@@ -37,9 +37,11 @@ class LiveWeb:
         return httpx.get(self.url + path, timeout=60)
 
 
-def web_settings(data_dir: Path, **web: Any) -> Settings:
+def web_settings(data_dir: Path, journal_postgres: str | None = None, **web: Any) -> Settings:
+    storage = {} if journal_postgres is None else {
+        "journal_backend": "postgres", "postgres_url": journal_postgres}
     return load_settings(REPO / "config.toml", {
-        "common": {"data_dir": data_dir}, "web": {"port": 0, **web},
+        "common": {"data_dir": data_dir}, "web": {"port": 0, **web}, "storage": storage,
         "inference": {"intra_op_threads": 1}}, environ={})
 
 
@@ -47,12 +49,13 @@ def web_settings(data_dir: Path, **web: Any) -> Settings:
 def serve(tmp_path: Path) -> Iterator[Callable[..., LiveWeb]]:
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
-    def start(publish_models: int = 1, **web: Any) -> LiveWeb:
+    def start(publish_models: int = 1, journal_postgres: str | None = None,
+              **web: Any) -> LiveWeb:
         data_dir = tmp_path / f"data{len(servers)}"
         store = FilesystemModelStore(data_dir / "models", "tictactoe")
         for step in range(1, publish_models + 1):
             publish(store, tiny_onnx(seed=step), step=step)
-        resources = web_resources(web_settings(data_dir, **web))
+        resources = web_resources(web_settings(data_dir, journal_postgres, **web))
         server = uvicorn.Server(uvicorn.Config(create_app(resources), host="127.0.0.1", port=0,
                                                log_level="warning", log_config=None))
         thread = threading.Thread(target=server.run, daemon=True)

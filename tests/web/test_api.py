@@ -26,7 +26,9 @@ def test_healthz_and_openapi(serve):
 def test_games_describe_their_boards(serve):
     games = {g["id"]: g for g in serve().get("/api/games").json()}
     assert games["tictactoe"] == {"id": "tictactoe", "num_actions": 9, "rows": 3,
-                                  "cols": 3, "click": "cell", "pass_action": None}
+                                  "cols": 3, "click": "cell", "pass_action": None,
+                                  "default": True}  # config.toml's [common] env_id
+    assert not games["connect4"]["default"]
     assert (games["connect4"]["rows"], games["connect4"]["cols"],
             games["connect4"]["click"]) == (6, 7, "column")
     assert (games["othello"]["click"], games["othello"]["pass_action"]) == ("cell", 64)

@@ -2,23 +2,26 @@
 
 Starts one trainer (`python -m trainer`) and actor processes (`python -m actor`),
 with threads and priorities that divide the machine between them
-(cli/machine_split.py), sharing [common] data_dir: the SQLite replay buffer, the
-models folder, the trainer's stats.json and the actors' status files. Each
-child logs to `<data_dir>/logs/<name>.log`; the terminal gets a compact
-progress line every few seconds (training step, losses, lr, samples/s,
-self-play positions/s and games, the model version each actor plays) and,
-every [run] strength_interval seconds, a strength check of the latest model
-(evaluation-mode MCTS) against a uniformly random player from both seats.
+(cli/machine_split.py), plus the arena (`python -m arena`, [run] arena: ratings,
+benchmarks and the gate, at a lower priority) and the web service (`python -m web`,
+[run] web: the dashboard and the play page, whose URL is printed). They share
+[common] data_dir: the SQLite replay buffer, the models folder, the journal, the
+trainer's stats.json and the actors' status files. Each child logs to
+`<data_dir>/logs/<name>.log`; the terminal gets a compact progress line every few
+seconds (training step, losses, lr, samples/s, self-play positions/s and games, the
+model version each actor plays, and the arena's newest rating and benchmark figure).
 
 Stopping: Ctrl-C (SIGINT) or SIGTERM sends SIGTERM to every child (the trainer
 checkpoints, actors drop unfinished games and flush finished ones), waits, kills
 stragglers after STOP_TIMEOUT seconds, and exits 0. Running again resumes: the
 trainer from its last checkpoint, on the replay buffer that persists.
 
-A child that dies on its own is named with its exit code and the end of its log,
-the others are stopped, and `cartridge run` exits 1. It does not restart it: a
-crash loop would hide the error, and running again resumes where it stopped.
-A trainer that reaches [training] steps exits 0; then everything stops, exit 0.
+A trainer or actor that dies on its own is named with its exit code and the end of
+its log, the others are stopped, and `cartridge run` exits 1. It does not restart
+it: a crash loop would hide the error, and running again resumes where it stopped.
+The arena and the web service serve the loop without being part of it: if one of
+them dies, the run says so, with its log, and trains on. A trainer that reaches
+[training] steps exits 0; then everything stops, exit 0.
 
 The data_dir is the run directory (`--run-dir`): the supervisor records the run in it
 (config.toml, meta.json, status.json, pid; see cartridge.runs) so `cartridge runs list`
@@ -45,8 +48,10 @@ from typing import IO, Any
 
 from cartridge.atomic import write_json_atomic
 from cartridge.cli.machine_split import split_machine
+from cartridge.cli.ratings import latest_summary
 from cartridge.config.entry import apply_log_level
 from cartridge.config.settings import Settings, SettingsError, default_config_path, load_settings
+from cartridge.journal import Journal, JournalError, open_journal
 from cartridge.runs.facts import RunDirMismatchError
 from cartridge.runs.record import FinalState, RunBusyError, RunRecord
 from cartridge.threads import cpu_budget
@@ -57,6 +62,9 @@ PROGRESS_INTERVAL = 5.0  # seconds between progress lines
 STOP_TIMEOUT = 60.0  # seconds children get to stop after SIGTERM before SIGKILL
 _TICK = 0.2
 _LOG_TAIL = 15  # lines of a dead child's log shown
+# The arena's priority below training and self-play: on a small machine it takes what
+# they leave, and still makes progress ahead of the idle-priority backfill actors.
+ARENA_NICENESS = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,8 +76,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run directory: the run's data and record (default: [common] "
                              "data_dir; sets it)")
     parser.add_argument("--actors", type=int, help="[run] actors: actor processes, 0 = auto")
-    parser.add_argument("--strength-interval", type=float,
-                        help="[run] strength_interval: seconds between checks, 0 = off")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(config, {
             "common": {"env_id": args.env, "data_dir": args.run_dir or args.data_dir},
-            "run": {"actors": args.actors, "strength_interval": args.strength_interval},
+            "run": {"actors": args.actors},
         })
     except SettingsError as err:
         log.error("%s", err)
@@ -108,6 +114,8 @@ class Child:
     log_path: Path
     env: dict[str, str]
     backfill: bool = False  # idle priority: runs only on CPUs nothing else wants
+    essential: bool = True  # its death stops the run (the arena's and the web's does not)
+    niceness: int = 0  # added to the supervisor's (the arena yields to training)
     process: subprocess.Popen[bytes] | None = None
     log_file: IO[bytes] | None = None
 
@@ -120,8 +128,14 @@ class Child:
         self.process = subprocess.Popen(
             self.argv, stdout=self.log_file, stderr=subprocess.STDOUT, env=self.env,
             stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_backfill_child if self.backfill else _die_with_parent,
+            preexec_fn=_backfill_child if self.backfill else self._prepare,
         )
+
+    def _prepare(self) -> None:
+        """In the child before exec."""
+        _die_with_parent()
+        if self.niceness:
+            os.nice(self.niceness)
 
     @property
     def pid(self) -> int | None:
@@ -200,18 +214,24 @@ class Supervisor:
             for i, (actor_id, plan) in enumerate(zip(self.actor_ids, self.split.actors,
                                                      strict=True))
         ]
+        shared_cores = {**env, "CARTRIDGE_INFERENCE_SPINNING": "off"}
         self.web_url_file = self.data_dir / "web.url"
         self.web = Child("web", [python, "-m", "web", "--config", str(config),
                                  "--url-file", str(self.web_url_file)],
-                         logs / "web.log", {**env, "CARTRIDGE_INFERENCE_SPINNING": "off"}) \
+                         logs / "web.log", shared_cores, essential=False) \
             if settings.run.web else None
-        self._web_announced = self._web_gone = False
-        self.strength = StrengthCheck(settings, self.data_dir) \
-            if settings.run.strength_interval > 0 else None
+        self.arena = Child("arena", [python, "-m", "arena", "--config", str(config)],
+                           logs / "arena.log", shared_cores, essential=False,
+                           niceness=ARENA_NICENESS) if settings.run.arena else None
+        self._web_announced = False
+        self._reported_gone: set[str] = set()
+        self._arena_line: str | None = None
+        self._journal: Journal | None = None  # opened for the progress line's arena summary
 
     @property
     def children(self) -> list[Child]:
-        return [self.trainer, *self.actors, *([self.web] if self.web else [])]
+        extras = [c for c in (self.arena, self.web) if c is not None]
+        return [self.trainer, *self.actors, *extras]
 
     def run(self, record: RunRecord | None = None) -> int:
         """Start the children and watch them; `record` (the run directory's) is told
@@ -236,6 +256,7 @@ class Supervisor:
             self._stop_children()
             for child in self.children:
                 child.close()
+            self._close_journal()
             (self.data_dir / "run.json").unlink(missing_ok=True)
             if record is not None:
                 record.end(state)
@@ -250,12 +271,12 @@ class Supervisor:
                 code = child.exit_code()
                 if code is None:
                     continue
-                if child is self.web:  # the page is a convenience: training goes on
-                    if not self._web_gone:
-                        log.error("the web service (pid %s) exited with code %s; training goes "
-                                  "on without it. Last lines of %s:\n%s", child.pid, code,
-                                  child.log_path, child.log_tail())
-                        self._web_gone = True
+                if not child.essential:  # the arena and the web serve the loop: it goes on
+                    if child.name not in self._reported_gone:
+                        log.error("the %s (pid %s) exited with code %s; training goes on "
+                                  "without it. Last lines of %s:\n%s", child.name, child.pid,
+                                  code, child.log_path, child.log_tail())
+                        self._reported_gone.add(child.name)
                     continue
                 if child is self.trainer and code == 0:
                     log.info("the trainer finished [training] steps; stopping the actors")
@@ -269,10 +290,8 @@ class Supervisor:
             if now >= next_progress:
                 log.info("%s", self.progress_line(now - started))
                 next_progress = now + PROGRESS_INTERVAL
-            if self.strength is not None:
-                self.strength.maybe_start()
-        log.info("stopping: SIGTERM to the trainer, %d actors%s", len(self.actors),
-                 " and the web service" if self.web else "")
+        log.info("stopping: SIGTERM to the trainer, %d actors%s%s", len(self.actors),
+                 ", the arena" if self.arena else "", " and the web service" if self.web else "")
         return 0
 
     def _announce_web(self) -> None:
@@ -299,15 +318,33 @@ class Supervisor:
         games = sum(s.get("games", 0) for s in live)
         versions = " ".join(f"v{s.get('model_version', 0)}" if s else "-" for s in statuses)
         parts.append(f"self-play {rate:.0f} positions/s, {games} games, actors play {versions}")
-        if self.strength is not None and self.strength.last:
-            parts.append(self.strength.last)
+        if self.arena is not None:
+            parts.append(self._arena_summary() or "arena: no rating yet")
         return " | ".join(parts)
+
+    def _arena_summary(self) -> str | None:
+        """The arena's newest rating and benchmark, from the journal it writes; the last
+        line read stays while the journal is busy or unreadable."""
+        try:
+            if self._journal is None:
+                self._journal = open_journal(self.settings.storage, self.data_dir)
+            self._arena_line = latest_summary(self._journal, self.env_id) or self._arena_line
+        except JournalError as err:
+            log.debug("journal not readable for the progress line: %s", err)
+            self._close_journal()
+        return self._arena_line
+
+    def _close_journal(self) -> None:
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def _write_run_file(self) -> None:
         """Who is running (for tests and tools): pids and actor ids."""
         data = {"pid": os.getpid(), "trainer_pid": self.trainer.pid,
                 "actors": [{"actor_id": a, "pid": c.pid}
-                           for a, c in zip(self.actor_ids, self.actors, strict=True)]}
+                           for a, c in zip(self.actor_ids, self.actors, strict=True)],
+                "services": {c.name: c.pid for c in (self.arena, self.web) if c is not None}}
         write_json_atomic(self.data_dir / "run.json", data)
 
     def _stop_children(self) -> None:
@@ -325,68 +362,6 @@ class Supervisor:
                 child.process.wait()
         codes = ", ".join(f"{c.name} {c.exit_code()}" for c in self.children if c.process)
         log.info("stopped (exit codes: %s)", codes)
-
-
-class StrengthCheck:
-    """Every [run] strength_interval seconds, in a background thread: the latest model
-    with evaluation-mode MCTS against a random player, [run] strength_games games."""
-
-    def __init__(self, settings: Settings, data_dir: Path) -> None:
-        self.settings = settings
-        self.data_dir = data_dir
-        self.interval = settings.run.strength_interval
-        self.last: str | None = None
-        self._due = time.monotonic() + self.interval
-        self._thread: threading.Thread | None = None
-        self._checked_version = 0
-
-    def maybe_start(self) -> None:
-        busy = self._thread is not None and self._thread.is_alive()
-        if busy or time.monotonic() < self._due:
-            return
-        self._due = time.monotonic() + self.interval
-        self._thread = threading.Thread(target=self._check, name="strength", daemon=True)
-        self._thread.start()
-
-    def _check(self) -> None:
-        try:
-            line = check_strength(self.settings, self._checked_version)
-        except Exception as err:  # a check must never take the run down
-            log.warning("strength check failed: %s", err)
-            return
-        if line is not None:
-            self._checked_version, self.last = line
-            log.info("%s", self.last)
-
-
-def check_strength(settings: Settings, skip_version: int = 0) -> tuple[int, str] | None:
-    """(version, summary) of the latest model against a random player; None if there
-    is no model yet or it is `skip_version` (already checked)."""
-    import numpy as np
-
-    from cartridge.games import get_game
-    from cartridge.inference.onnx import OnnxEvaluator
-    from cartridge.mcts import SearchConfig
-    from cartridge.modelstore.factory import open_model_store
-    from cartridge.players import MctsPlayer, RandomPlayer, exhaustive_losses, play_match
-
-    logging.getLogger("cartridge.inference.onnx").setLevel(logging.WARNING)  # no load chatter
-    store = open_model_store(settings)
-    info = store.latest()
-    if info is None or info.version == skip_version:
-        return None
-    game = get_game(settings.common.env_id)
-    evaluator = OnnxEvaluator(store.load_onnx(info.version), game=game,
-                              model_version=info.version, provider="cpu", intra_op_threads=1)
-    rng = np.random.default_rng(0)
-    agent = MctsPlayer(game, evaluator, SearchConfig.from_settings(settings.mcts), rng)
-    result = play_match(game, agent, RandomPlayer(game, rng), settings.run.strength_games)
-    summary = f"strength v{info.version} (step {info.step}) vs random: {result}"
-    if game.id == "tictactoe":  # small enough to try every reply of every opponent
-        lost = exhaustive_losses(game, MctsPlayer(game, evaluator, agent.config,
-                                                  np.random.default_rng(0)))
-        summary += f"; vs every reply: {lost} lost lines" + (" (perfect)" if not lost else "")
-    return info.version, summary
 
 
 def _install_stop_handlers(stop: threading.Event) -> None:

@@ -139,8 +139,7 @@ class RunSettings(Section):
     """`cartridge run`: the whole loop on one machine."""
 
     actors: int = Field(default=0, ge=0, le=256)  # 0 = fit the machine
-    strength_interval: float = Field(default=60.0, ge=0)  # seconds; 0 = off
-    strength_games: int = Field(default=20, ge=2, le=1000)
+    arena: bool = True  # start the arena beside the loop (ratings, benchmarks, the gate)
     web: bool = True  # start the web service ([web] host, port) beside the loop
 
 

@@ -6,6 +6,7 @@ games, ratings, benchmark figures, gate decisions and promotions, and the web
 dashboard's training history and actor heartbeats.
 """
 
+from cartridge.journal.best_effort import BestEffortJournal
 from cartridge.journal.factory import open_journal, postgres_journal, sqlite_journal
 from cartridge.journal.journal import Journal, JournalError, JournalUnavailableError
 from cartridge.journal.records import (
@@ -21,7 +22,20 @@ from cartridge.journal.records import (
 )
 
 __all__ = [
-    "BenchmarkRow", "GameRow", "GateRow", "Heartbeat", "Journal", "JournalError",
-    "JournalUnavailableError", "MatchRecord", "PairTotals", "PromotionRow", "RatingRow",
-    "TrainingRow", "open_journal", "postgres_journal", "sqlite_journal",
+    "BenchmarkRow",
+    "BestEffortJournal",
+    "GameRow",
+    "GateRow",
+    "Heartbeat",
+    "Journal",
+    "JournalError",
+    "JournalUnavailableError",
+    "MatchRecord",
+    "PairTotals",
+    "PromotionRow",
+    "RatingRow",
+    "TrainingRow",
+    "open_journal",
+    "postgres_journal",
+    "sqlite_journal",
 ]

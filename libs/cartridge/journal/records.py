@@ -105,6 +105,10 @@ class TrainingRow:
     learning_rate: float
     samples_per_s: float
     model_version: int | None
+    replay_positions: int
+    replay_games: int
+    replay_added: int
+    ratio_wait_share: float
     recorded_at: float
 
 

@@ -124,6 +124,10 @@ training_history = Table(
     Column("learning_rate", Float, nullable=False),
     Column("samples_per_s", Float, nullable=False),
     Column("model_version", Integer, nullable=True),  # newest published at this step
+    Column("replay_positions", Integer, nullable=False),  # held in the buffer
+    Column("replay_games", Integer, nullable=False),
+    Column("replay_added", Integer, nullable=False),  # ever added (its rate is the ingest)
+    Column("ratio_wait_share", Float, nullable=False),  # time waiting for data since the last row
     Column("recorded_at", Float, nullable=False),
 )
 

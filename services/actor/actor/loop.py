@@ -32,6 +32,7 @@ from actor.stats import ActorStats, StatusFile, status_path
 from cartridge.config.settings import InferenceSettings, Settings
 from cartridge.games import Game, get_game
 from cartridge.inference import Evaluator, UniformEvaluator
+from cartridge.journal import BestEffortJournal, Heartbeat, open_journal
 from cartridge.mcts import SearchConfig
 from cartridge.metrics import ActorMetrics, serve_metrics
 from cartridge.modelstore.base import ModelInfo
@@ -97,7 +98,9 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     stats.state = "playing"
     _model_changed(stats, evaluator.model_version, status)
     metrics.model_in_use(evaluator.model_version, reload=False)
-    report = _Report(stats, status, writer, watcher)
+    heartbeats = BestEffortJournal(
+        lambda: open_journal(settings.storage, settings.common.data_dir), "heartbeats")
+    report = _Report(stats, status, writer, watcher, heartbeats)
 
     # ---- 2. play -----------------------------------------------------------------
     started_games = concurrent
@@ -139,6 +142,7 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
         watcher.close(timeout=2.0)
         stored = writer.close()
         replay.close()
+        heartbeats.close()
         stats.games_stored = writer.acknowledged_games
         stats.games_in_flight = 0
         stats.state = "stopped"
@@ -213,6 +217,7 @@ class _Report:
     status: StatusFile
     writer: ReplayWriter
     watcher: ModelWatcher
+    heartbeats: BestEffortJournal  # the web dashboard's view of this actor
     _since: float = field(default_factory=time.monotonic)
     _positions_then: int = 0
 
@@ -226,6 +231,11 @@ class _Report:
         stats.refused_versions = sorted(self.watcher.refused_versions)
         self._since, self._positions_then = now, positions_played
         self.status.write(stats)
+        beat = Heartbeat(actor_id=stats.actor_id, env_id=stats.env_id,
+                         model_version=stats.model_version, games=stats.games,
+                         positions=stats.positions, positions_per_s=stats.positions_per_s,
+                         started_at=stats.started_at, updated_at=time.time())
+        self.heartbeats.write(lambda journal: journal.heartbeat(beat))
         log.info("%.0f positions/s, %d games (%d positions) written, %d stored, %d pending, "
                  "model %s", stats.positions_per_s, stats.games, stats.positions,
                  stats.games_stored, self.writer.pending_games, _describe(stats.model_version))

@@ -29,6 +29,7 @@ import torch
 
 from cartridge.config.settings import NetworkConfig, ReplaySettings, TrainingSettings
 from cartridge.games.base import Game
+from cartridge.journal import BestEffortJournal, TrainingRow
 from cartridge.metrics import TrainerMetrics, serve_metrics
 from cartridge.modelstore.base import CorruptModelError, ModelStore
 from cartridge.modelstore.publisher import ModelPublisher
@@ -66,6 +67,7 @@ class TrainerInputs:
     stats_path: Path
     retention: RetentionPolicy | None = None  # None = keep every version
     run_facts: dict[str, Any] | None = None  # what produced the models, in their metadata
+    history: BestEffortJournal | None = None  # each report's row, for the web dashboard
 
 
 def train(inputs: TrainerInputs, stop: threading.Event) -> int:
@@ -194,6 +196,8 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
         prefetcher.close()
         replay.close()
         publisher.close()  # waits until every submitted checkpoint is stored
+        if inputs.history is not None:
+            inputs.history.close()
     log.info("stopped at step %d; latest model version %s", step, version())
     return step
 
@@ -282,3 +286,11 @@ def _report(inputs: TrainerInputs, meter: _Meter, step: int, lr: float,
         replay_positions=replay_stats.positions, ratio_wait_share=waiting,
         ratio_wait_s=ratio_waited_s, timestamp=time.time(),
     ))
+    if inputs.history is not None:
+        row = TrainingRow(
+            env_id=inputs.game.id, step=step, total_loss=policy_loss + value_loss,
+            policy_loss=policy_loss, value_loss=value_loss, learning_rate=lr,
+            samples_per_s=rate, model_version=version, replay_positions=replay_stats.positions,
+            replay_games=replay_stats.games, replay_added=replay_stats.total_positions,
+            ratio_wait_share=waiting, recorded_at=time.time())
+        inputs.history.write(lambda journal: journal.record_training(row))

@@ -9,6 +9,7 @@ from typing import Any
 
 from cartridge.config.settings import Settings, default_config_path
 from cartridge.games import get_game
+from cartridge.journal import BestEffortJournal, open_journal
 from cartridge.modelstore.factory import open_model_store
 from cartridge.modelstore.retention import RetentionPolicy
 from cartridge.replay.base import ReplayStore, ReplayUnavailableError
@@ -36,6 +37,8 @@ def trainer_inputs(settings: Settings, config_path: Path | None = None) -> Train
         retention=RetentionPolicy(keep_last=storage.model_keep_last,
                                   keep_every=storage.model_keep_every),
         run_facts=run_facts(settings, config_path or default_config_path()),
+        history=BestEffortJournal(lambda: open_journal(storage, settings.common.data_dir),
+                                  "training history"),
     )
 
 

@@ -35,6 +35,7 @@ class ModelCatalog:
         self._cache_size = cache_size
         self._stores: dict[str, ModelStore] = {}
         self._evaluators: OrderedDict[tuple[str, int], Evaluator] = OrderedDict()
+        self._infos: dict[tuple[str, int], ModelInfo] = {}  # a version's metadata never changes
         self._lock = threading.Lock()
 
     def store(self, env_id: str) -> ModelStore:
@@ -58,6 +59,17 @@ class ModelCatalog:
             if version not in store.versions():
                 raise UnknownModelError(f"{env_id} has no model version {version}")
         return store.info(version)
+
+    def infos(self, env_id: str) -> list[ModelInfo]:
+        """Every stored version's metadata, oldest first (each read from the store once)."""
+        store = self.store(env_id)
+        found = []
+        for version in store.versions():
+            key = (env_id, version)
+            if key not in self._infos:
+                self._infos[key] = store.info(version)
+            found.append(self._infos[key])
+        return found
 
     def evaluator(self, info: ModelInfo | None) -> Evaluator:
         if info is None:

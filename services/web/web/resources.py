@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from cartridge.config.settings import Settings
+from cartridge.journal import Journal, open_journal
 from cartridge.modelstore.factory import open_model_store
 from cartridge.threads import cpu_budget, resolve_inference
 from web.metrics import WebMetrics
@@ -21,9 +24,37 @@ class WebResources:
     catalog: ModelCatalog
     searches: SearchPool
     metrics: WebMetrics
+    journal: JournalConnection
 
     def close(self) -> None:
         self.searches.close()
+        self.journal.close()
+
+
+class JournalConnection:
+    """The journal, opened on first use and again after it failed (a database that was
+    down when the service started); JournalError when it cannot be opened now."""
+
+    def __init__(self, opener: Callable[[], Journal]) -> None:
+        self._opener = opener
+        self._journal: Journal | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Journal:
+        with self._lock:
+            if self._journal is None:
+                self._journal = self._opener()
+            return self._journal
+
+    def reset(self) -> None:
+        """After an error: the next get() opens a fresh connection."""
+        with self._lock:
+            journal, self._journal = self._journal, None
+        if journal is not None:
+            journal.close()
+
+    def close(self) -> None:
+        self.reset()
 
 
 def web_resources(settings: Settings) -> WebResources:
@@ -44,4 +75,6 @@ def web_resources(settings: Settings) -> WebResources:
                              web.model_cache),
         searches=SearchPool(web.search_threads, web.max_queued),
         metrics=WebMetrics(),
+        journal=JournalConnection(lambda: open_journal(settings.storage,
+                                                       settings.common.data_dir)),
     )

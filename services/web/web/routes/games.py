@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
 
 from cartridge.games import GAME_IDS, get_game
-from web.deps import known_game
+from web.deps import Resources, known_game
 from web.positions import MAX_ACTIONS, board_layout, position_view
 
 router = APIRouter(prefix="/api", tags=["games"])
@@ -21,10 +21,13 @@ class PositionRequest(BaseModel):
 
 
 @router.get("/games")
-def games() -> list[dict[str, Any]]:
-    """Every game with its board: rows, columns, and how a click maps to an action."""
+def games(resources: Resources) -> list[dict[str, Any]]:
+    """Every game with its board: rows, columns, and how a click maps to an action;
+    `default` marks the game this service was configured for ([common] env_id)."""
+    default = resources.settings.common.env_id
     return [{"id": game_id, "num_actions": get_game(game_id).num_actions,
-             **board_layout(get_game(game_id)).to_json()} for game_id in GAME_IDS]
+             "default": game_id == default, **board_layout(get_game(game_id)).to_json()}
+            for game_id in GAME_IDS]
 
 
 @router.post("/position")

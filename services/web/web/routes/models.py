@@ -13,10 +13,11 @@ router = APIRouter(prefix="/api", tags=["models"])
 
 @router.get("/models/{game}")
 def models(game: str, resources: Resources) -> dict[str, Any]:
-    store = resources.catalog.store(known_game(game).id)
+    env_id = known_game(game).id
+    store = resources.catalog.store(env_id)
     return {
         "game": game,
         "latest": store.pointer("latest"),
         "best": store.pointer("best"),
-        "versions": [store.info(version).to_json() for version in store.versions()],
+        "versions": [info.to_json() for info in resources.catalog.infos(env_id)],
     }

@@ -190,8 +190,9 @@ async function start() {
     state.games[game.id] = game;
     $("game").add(new Option(game.id, game.id));
   }
-  const wanted = new URLSearchParams(location.search).get("game");
-  if (wanted && state.games[wanted]) $("game").value = wanted;
+  const wanted = new URLSearchParams(location.search).get("game")
+    || (games.find((g) => g.default) || games[0]).id;
+  if (state.games[wanted]) $("game").value = wanted;
   $("new-game").addEventListener("click", newGame);
   $("game").addEventListener("change", newGame);
   $("seat").addEventListener("change", newGame);
