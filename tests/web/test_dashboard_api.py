@@ -42,6 +42,7 @@ def test_the_dashboard_shows_what_the_shared_stores_hold(serve):
     data = web.get("/api/dashboard/tictactoe").json()
     assert [r["step"] for r in data["training"]] == [100, 200]
     assert data["training"][1]["total_loss"] == 1.8
+    assert data["training"][1]["replay_positions"] == 750
     states = {a["actor_id"]: a["state"] for a in data["selfplay"]["actors"]}
     assert states == {"a-live": "live", "a-stale": "stale", "a-gone": "gone"}
     assert data["selfplay"]["positions_per_s"] == 30.0  # live actors only

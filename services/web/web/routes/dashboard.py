@@ -80,7 +80,8 @@ def _training(row: TrainingRow) -> dict[str, Any]:
     return {"step": row.step, "total_loss": row.total_loss, "policy_loss": row.policy_loss,
             "value_loss": row.value_loss, "learning_rate": row.learning_rate,
             "samples_per_s": row.samples_per_s, "model_version": row.model_version,
-            "ratio_wait_share": row.ratio_wait_share, "recorded_at": row.recorded_at}
+            "ratio_wait_share": row.ratio_wait_share, "replay_positions": row.replay_positions,
+            "recorded_at": row.recorded_at}
 
 
 def _actor(beat: Heartbeat, now: float) -> dict[str, Any]:

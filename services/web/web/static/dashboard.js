@@ -96,11 +96,15 @@ function render(data) {
   }), { xaxis: { title: "version" }, yaxis: { title: "share of positions kept", range: [0, 1] } },
   "no benchmark figures yet");
 
+  const times = training.map((r) => new Date(r.recorded_at * 1000));
   plot("chart-replay", [
-    { x: training.map((r) => new Date(r.recorded_at * 1000)), y: training.map((r) => r.ratio_wait_share),
-      name: "trainer waiting for data (share)", mode: "lines", yaxis: "y2" },
-  ], { yaxis2: { title: "share of time", range: [0, 1], side: "right", overlaying: "y" },
-       yaxis: { visible: false } }, "no training yet");
+    { x: times, y: training.map((r) => r.replay_positions), name: "positions held",
+      mode: "lines" },
+    { x: times, y: training.map((r) => r.ratio_wait_share), name: "trainer waiting for data",
+      mode: "lines", yaxis: "y2" },
+  ], { yaxis: { title: "positions" },
+       yaxis2: { title: "share of time waiting", range: [0, 1], side: "right", overlaying: "y" } },
+  "no training yet");
 
   $("actors").innerHTML = "<tr><th>actor</th><th class=num>model</th><th class=num>games</th>"
     + "<th class=num>positions/s</th><th>last heartbeat</th></tr>"
