@@ -158,7 +158,8 @@ def start_throwaway_server(superuser_password: str | None = None) -> ThrowawaySe
         entry = pwd.getpwnam("postgres")
         os.chown(datadir, entry.pw_uid, entry.pw_gid)
     server = ThrowawayServer(datadir, free_port(), superuser_password)
-    args = ["initdb", "-D", str(datadir / "data"), "-U", "postgres", "-N", "--auth-local=trust"]
+    args = ["initdb", "-D", str(datadir / "data"), "-U", "postgres", "-N", "--auth-local=trust",
+            "--encoding=UTF8", "--locale=C"]  # as production databases are; not SQL_ASCII
     if superuser_password:
         pwfile = datadir / "pwfile"
         pwfile.write_text(superuser_password + "\n")

@@ -55,7 +55,10 @@ def postgres_journal(url: str, *, password: str | None = None, pool_size: int = 
     from cartridge.replay.postgres import describe_url
 
     where = f"PostgreSQL {describe_url(url)}"
-    kwargs: dict[str, Any] = {"connect_timeout": max(1, int(connect_timeout))}
+    # UTF8 on the client side: a database created SQL_ASCII (initdb without a locale)
+    # would otherwise hand text back as bytes, which SQLAlchemy cannot read.
+    kwargs: dict[str, Any] = {"connect_timeout": max(1, int(connect_timeout)),
+                              "client_encoding": "utf8"}
     if password:
         kwargs["password"] = password
 

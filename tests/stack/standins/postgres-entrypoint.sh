@@ -12,8 +12,9 @@ if [[ ! -s $PGDATA/PG_VERSION ]]; then
     pwfile=$(mktemp)
     printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
     chown postgres "$pwfile"
+    # UTF8 like the official image (no locale here would make it SQL_ASCII).
     runuser -u postgres -- initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" \
-        --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+        --encoding=UTF8 --locale=C --auth-local=trust --auth-host=scram-sha-256 >/dev/null
     rm -f "$pwfile"
     echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
     runuser -u postgres -- pg_ctl -D "$PGDATA" -o "-c listen_addresses=''" -w start >/dev/null
