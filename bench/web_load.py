@@ -85,9 +85,10 @@ def _round(url: str, *, clients: int, seconds: float) -> dict[str, Any]:
                         answered.append(elapsed)
                     elif response.status_code == 503:
                         refused.append(elapsed)
-                        time.sleep(float(response.headers.get("Retry-After", "1")))
                     else:
                         errors.append(f"{response.status_code} {response.text[:100]}")
+                if response.status_code == 503:  # as a well-behaved client does
+                    time.sleep(float(response.headers.get("Retry-After", "1")))
 
     started = time.monotonic()
     threads = [threading.Thread(target=client) for _ in range(clients)]
