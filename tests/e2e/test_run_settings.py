@@ -67,6 +67,8 @@ def test_auto_split_sets_each_childs_threads_and_runs_backfill_at_idle_priority(
                                                 f"threads ([inference] intra_op_threads = ")
             policy = os.sched_getscheduler(actor["pid"])
             assert policy == (os.SCHED_IDLE if plan.backfill else os.SCHED_OTHER), (i, plan)
+            if plan.backfill:  # its session's autogroup yields too, or SCHED_IDLE is moot
+                assert autogroup_nice(actor["pid"]) in (None, 19)
         assert any(plan.backfill for plan in expected.actors)
         assert os.sched_getscheduler(run["trainer_pid"]) == os.SCHED_OTHER
     finally:
@@ -84,6 +86,14 @@ def test_bad_run_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "run.actors" in result.stderr
     assert not (tmp_path / "logs").exists()  # nothing was started
+
+
+def autogroup_nice(pid: int) -> int | None:
+    """The nice value of the process's autogroup; None where the kernel has none."""
+    try:
+        return int(Path(f"/proc/{pid}/autogroup").read_text().split("nice")[1])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def run_settings(data_dir: Path, arena: bool = True, web: bool = True) -> Settings:
@@ -137,6 +147,7 @@ def test_the_arena_runs_niced_and_its_death_does_not_stop_training(tmp_path: Pat
         run = json.loads((data / "run.json").read_text())
         arena = run["services"]["arena"]
         assert os.getpriority(os.PRIO_PROCESS, arena) == os.getpriority(os.PRIO_PROCESS, 0) + 10
+        assert autogroup_nice(arena) in (None, 10)
         os.kill(arena, signal.SIGKILL)
         while "the arena (pid" not in output.read_text():
             assert process.poll() is None and time.monotonic() < deadline, output.read_text()
