@@ -113,8 +113,10 @@ def test_embedded_run_trains_reloads_survives_a_trainer_kill_and_resumes(tmp_pat
     assert_models_whole(store)
     games_before = assert_games_whole(data)
     assert games_before > 0
-    last_checkpoint_step = store.latest().step
-    last_version = store.pointer("latest")
+    # The newest complete version (metadata written) is the one to resume from; a kill
+    # between its metadata and the `latest` pointer leaves the pointer one behind it.
+    last_version = store.versions()[-1]
+    last_checkpoint_step = store.info(last_version).step
 
     # ---- 3. run again: resume from the last checkpoint ------------------------------
     process = start_run(data, output)
