@@ -75,20 +75,17 @@ class Journal:
     # -- schema ---------------------------------------------------------------------
 
     def _create_schema(self) -> None:
-        for attempt in range(3):
-            try:
-                with self.engine.begin() as conn:
-                    if conn.dialect.name == "postgresql":
-                        # Serialises concurrent first starts (two services creating tables).
-                        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261001)")
-                    schema.metadata.create_all(conn, checkfirst=True)
-                    self._check_version(conn)
-                return
-            except DBAPIError as err:
-                # SQLite: another process created a table between the check and CREATE.
-                if attempt == 2 or "already exists" not in str(err.orig):
-                    raise
-                time.sleep(0.1 * (attempt + 1))
+        with self.engine.begin() as conn:
+            # Concurrent first starts (two services creating the tables) are serialised:
+            # one takes the lock, the others wait and find the schema made.
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7261001)")
+            else:
+                # SQLite's default deferred transaction reads before it locks, so two
+                # processes could both see no schema version and both insert one.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            schema.metadata.create_all(conn, checkfirst=True)
+            self._check_version(conn)
 
     def _check_version(self, conn: Any) -> None:
         table = schema.journal_schema
