@@ -1,8 +1,10 @@
-"""One-position search in evaluation mode: the agent's move, value and visit distribution.
+"""One-position search in evaluation mode: the agent's move, value and policy.
 
 Shared by `cartridge move` and the web service's play API. Evaluation mode: no root
-noise, the most visited move (ties at random). Positions are searched together, one
-inference call per simulation for all of them, in batches bounded by tree memory.
+noise; PUCT plays the most visited move (ties at random) and reports the visit
+distribution, Gumbel plays its halving winner and reports its improved policy.
+Positions are searched together, one inference call per simulation for all of them,
+in batches bounded by tree memory.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import numpy as np
 
 from cartridge.games import Game
 from cartridge.inference import Evaluator
-from cartridge.mcts import BatchedMcts, SearchConfig, choose_actions
+from cartridge.mcts import SearchConfig, choose_actions, make_search
 
 log = logging.getLogger(__name__)
 BATCH = 256  # positions searched together (one inference call per simulation)
@@ -40,19 +42,21 @@ def answer_positions(
     game: Game, evaluator: Evaluator, config: SearchConfig, lines: list[list[int]],
     rng: np.random.Generator,
 ) -> list[Answer]:
-    """Search every (legal, unfinished) position; most visited move, ties at random."""
+    """Search every (legal, unfinished) position; the search's move (module docstring)."""
     answers: list[Answer] = []
     per_slot = 2 * (config.num_simulations + 1) * game.num_actions
     batch = max(1, min(BATCH, MAX_TREE_ENTRIES // per_slot))
     for start in range(0, len(lines), batch):
         chunk = lines[start:start + batch]
-        mcts = BatchedMcts(game, evaluator, config, num_slots=len(chunk), rng=rng,
+        mcts = make_search(game, evaluator, config, num_slots=len(chunk), rng=rng,
                            add_noise=False)
         for slot, actions in enumerate(chunk):
             mcts.reset(slot, game.apply_all(actions))
         result = mcts.search()
-        chosen = choose_actions(result.visits, np.full(len(chunk), config.temp_threshold),
-                                config.temp_threshold, rng)
+        chosen = result.actions
+        if chosen is None:
+            chosen = choose_actions(result.visits, np.full(len(chunk), config.temp_threshold),
+                                    config.temp_threshold, rng)
         for row, actions in enumerate(chunk):
             answers.append(Answer(actions, int(chosen[row]), float(result.root_values[row]),
                                   result.visits[row].tolist()))

@@ -18,7 +18,7 @@ import numpy as np
 
 from cartridge.games.base import Game
 from cartridge.inference.base import Evaluator
-from cartridge.mcts import BatchedMcts, SearchConfig, choose_actions
+from cartridge.mcts import SearchConfig, choose_actions, make_search
 
 
 class Player(Protocol):
@@ -105,8 +105,9 @@ class MinimaxPlayer:
 
 
 class MctsPlayer:
-    """A model with evaluation-mode search: no root noise, the most visited move
-    (ties broken by `rng`, so a fixed seed makes it deterministic)."""
+    """A model with evaluation-mode search: no root noise; PUCT plays the most visited
+    move (ties broken by `rng`, so a fixed seed makes it deterministic), Gumbel its
+    halving winner (deterministic)."""
 
     def __init__(self, game: Game, evaluator: Evaluator, config: SearchConfig,
                  rng: np.random.Generator) -> None:
@@ -115,12 +116,14 @@ class MctsPlayer:
     def choose(self, states: Sequence[Any]) -> list[int]:
         if not states:
             return []
-        mcts = BatchedMcts(self.game, self.evaluator, self.config, num_slots=len(states),
+        mcts = make_search(self.game, self.evaluator, self.config, num_slots=len(states),
                            rng=self.rng, add_noise=False)
         for slot, state in enumerate(states):
             mcts.reset(slot, state)
         result = mcts.search()
         order = np.argsort(result.slots)
+        if result.actions is not None:
+            return [int(a) for a in result.actions[order]]
         greedy = np.full(len(states), self.config.temp_threshold)
         actions = choose_actions(result.visits[order], greedy, self.config.temp_threshold,
                                  self.rng)

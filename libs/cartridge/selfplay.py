@@ -1,10 +1,11 @@
 """Self-play: many concurrent games advanced one move at a time by one batched search.
 
 `SelfPlay.step()` searches every game once (root noise on), picks each move
-with the temperature schedule, records (observation, legal mask, visit
-distribution, model version) for the position, and returns the games that
-finished as `GameRecord`s, whose outcomes are from each mover's point of view.
-Finished slots restart at once with a new game, so the batch stays full.
+(PUCT: the temperature schedule over visits; Gumbel: the search's own choice),
+records (observation, legal mask, policy target, model version) for the position,
+and returns the games that finished as `GameRecord`s, whose outcomes are from each
+mover's point of view. Finished slots restart at once with a new game, so the batch
+stays full.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from cartridge.games.base import Game
 from cartridge.inference.base import Evaluator
-from cartridge.mcts import BatchedMcts, SearchConfig, choose_actions
+from cartridge.mcts import SearchConfig, choose_actions, make_search
 from cartridge.replay.base import GameRecord
 
 
@@ -45,7 +46,7 @@ class SelfPlay:
         self.config = config
         self.actor_id = actor_id
         self.rng = rng
-        self.mcts = BatchedMcts(
+        self.mcts = make_search(
             game, evaluator, config, num_slots=concurrent_games, rng=rng, add_noise=True
         )
         self.trajectories = [_Trajectory() for _ in range(concurrent_games)]
@@ -70,8 +71,10 @@ class SelfPlay:
         result = self.mcts.search()
         if len(result.slots) == 0:
             return []
-        actions = choose_actions(result.visits, self.plies[result.slots],
-                                 self.config.temp_threshold, self.rng)
+        actions = result.actions
+        if actions is None:
+            actions = choose_actions(result.visits, self.plies[result.slots],
+                                     self.config.temp_threshold, self.rng)
         version = int(self.evaluator.model_version)
         roots = [self.mcts.root_state(int(slot)) for slot in result.slots]
         observations = self.game.encode_batch(roots)

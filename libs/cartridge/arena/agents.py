@@ -1,8 +1,9 @@
 """Model agents for matches and benchmarks.
 
 - `PolicyPlayer`: the network alone, the argmax of its policy (what training learned);
-- `search_player`: the network with evaluation-mode MCTS (no root noise, the most
-  visited move): what users get. Every game of a match is searched in one batch.
+- `search_player`: the network with evaluation-mode search ([mcts] algorithm, no root
+  noise; PUCT's most visited move or Gumbel's halving winner): what users get. Every
+  game of a match is searched in one batch.
 """
 
 from __future__ import annotations

@@ -87,6 +87,10 @@ class MctsSettings(Section):
     dirichlet_epsilon: float = Field(ge=0, le=1)
     temp_threshold: int = Field(ge=0)
     fpu_reduction: float = Field(ge=0, le=2)
+    algorithm: Literal["puct", "gumbel"]
+    gumbel_considered: int = Field(ge=1)
+    gumbel_c_visit: float = Field(ge=0)
+    gumbel_c_scale: float = Field(gt=0)
 
 
 class InferenceSettings(Section):

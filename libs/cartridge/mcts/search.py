@@ -39,9 +39,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class SearchResult:
-    visits: np.ndarray  # [k, A] float32, root visit distribution (the policy target)
+    # [k, A] float32, the policy target: PUCT's root visit distribution, Gumbel's
+    # improved policy softmax(logits + sigma(completedQ)).
+    visits: np.ndarray
     root_values: np.ndarray  # [k] float32, mean value at the root for its side to move
     slots: np.ndarray  # [k] int, the slots searched
+    # [k] int, the move the search itself chose (Gumbel's halving winner); None: the
+    # caller picks from `visits` (PUCT: choose_actions).
+    actions: np.ndarray | None = None
 
 
 class BatchedMcts:
@@ -127,15 +132,10 @@ class BatchedMcts:
     # ---------------------------------------------------------------- search
     def search(self, slots: np.ndarray | None = None) -> SearchResult:
         """Run `num_simulations` simulations in every given (default: active) slot."""
-        if slots is None:
-            slots = np.flatnonzero(self.active)
-        slots = np.asarray(slots, dtype=np.int64)
+        slots = self._slots_to_search(slots)
         if len(slots) == 0:
             empty = np.zeros((0, self.game.num_actions), dtype=np.float32)
             return SearchResult(empty, np.zeros(0, dtype=np.float32), slots)
-        if self.terminal[slots, 0].any():
-            bad = int(slots[self.terminal[slots, 0]][0])
-            raise ValueError(f"slot {bad}: cannot search a finished game")
         self._expand_roots(slots)
         for _ in range(self.config.num_simulations):
             self._simulate(slots)
@@ -144,11 +144,18 @@ class BatchedMcts:
         root_values = (self.value[slots, 0] + self.W[slots, 0].sum(axis=1)) / (1.0 + totals)
         return SearchResult(visits / totals[:, None], root_values.astype(np.float32), slots)
 
+    def _slots_to_search(self, slots: np.ndarray | None) -> np.ndarray:
+        """The given (default: active) slots as indices; a finished game is an error."""
+        if slots is None:
+            slots = np.flatnonzero(self.active)
+        slots = np.asarray(slots, dtype=np.int64)
+        if self.terminal[slots, 0].any():
+            bad = int(slots[self.terminal[slots, 0]][0])
+            raise ValueError(f"slot {bad}: cannot search a finished game")
+        return slots
+
     def _expand_roots(self, slots: np.ndarray) -> None:
-        unevaluated = slots[~self.evaluated[slots, 0]]
-        if len(unevaluated):
-            states = [self.states[g][0] for g in unevaluated]
-            self._evaluate_into(unevaluated, np.zeros(len(unevaluated), dtype=np.int64), states)
+        self._evaluate_roots(slots)
         if self.add_noise and self.config.dirichlet_epsilon > 0:
             legal = self.legal[slots, 0]  # [k, A]
             noise = self.rng.gamma(self.config.dirichlet_alpha, size=legal.shape) * legal
@@ -156,8 +163,25 @@ class BatchedMcts:
             eps = self.config.dirichlet_epsilon
             self.P[slots, 0] = (1 - eps) * self.P[slots, 0] + eps * noise
 
-    def _simulate(self, slots: np.ndarray) -> None:
+    def _evaluate_roots(self, slots: np.ndarray) -> None:
+        unevaluated = slots[~self.evaluated[slots, 0]]
+        if len(unevaluated):
+            states = [self.states[g][0] for g in unevaluated]
+            self._evaluate_into(unevaluated, np.zeros(len(unevaluated), dtype=np.int64), states)
+
+    def _select_actions(self, g: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """The edge to descend at node n of slot g (rows): PUCT with first-play urgency."""
         cfg = self.config
+        Ns = self.N[g, n]  # [d, A]
+        Ws = self.W[g, n]
+        n_sum = Ns.sum(axis=1)
+        parent_v = (self.value[g, n] + Ws.sum(axis=1)) / (1.0 + n_sum)
+        q = np.where(Ns > 0, Ws / np.maximum(Ns, 1), (parent_v - cfg.fpu_reduction)[:, None])
+        u = cfg.c_puct * self.P[g, n] * (np.sqrt(np.maximum(n_sum, 1))[:, None] / (1.0 + Ns))
+        score = np.where(self.legal[g, n], q + u, -np.inf)
+        return score.argmax(axis=1)
+
+    def _simulate(self, slots: np.ndarray) -> None:
         k = len(slots)
         nodes = np.zeros(k, dtype=np.int64)
         path_slot, path_node, path_action, path_row = [], [], [], []
@@ -169,14 +193,7 @@ class BatchedMcts:
         while len(descending):
             g = slots[descending]
             n = nodes[descending]
-            Ns = self.N[g, n]  # [d, A]
-            Ws = self.W[g, n]
-            n_sum = Ns.sum(axis=1)
-            parent_v = (self.value[g, n] + Ws.sum(axis=1)) / (1.0 + n_sum)
-            q = np.where(Ns > 0, Ws / np.maximum(Ns, 1), (parent_v - cfg.fpu_reduction)[:, None])
-            u = cfg.c_puct * self.P[g, n] * (np.sqrt(np.maximum(n_sum, 1))[:, None] / (1.0 + Ns))
-            score = np.where(self.legal[g, n], q + u, -np.inf)
-            actions = score.argmax(axis=1)
+            actions = self._select_actions(g, n)
             path_slot.append(g)
             path_node.append(n)
             path_action.append(actions)
