@@ -5,6 +5,7 @@ noise in self-play only (never in evaluation-mode search)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from cartridge.games import Game, get_game
 from cartridge.games.registry import GAME_IDS
 from cartridge.inference import UniformEvaluator
-from cartridge.mcts import BatchedMcts, SearchConfig, SearchResult
+from cartridge.mcts import BatchedMcts, GumbelMcts, SearchConfig, SearchResult
 from cartridge.play import answer_positions
 from cartridge.players import MctsPlayer
 from cartridge.replay.base import GameRecord
@@ -51,6 +52,7 @@ class Recorder:
         self.states: list[list[Any]] = [[mcts.root_state(s)] for s in range(mcts.num_slots)]
         self.actions: list[list[int]] = [[] for _ in range(mcts.num_slots)]
         self.visits: list[list[np.ndarray]] = [[] for _ in range(mcts.num_slots)]
+        self.chosen: list[list[int]] = [[] for _ in range(mcts.num_slots)]  # result.actions
         self.uniform_priors: list[bool] = []  # per search and slot: no noise at the root
         advance, search = mcts.advance, mcts.search
 
@@ -64,6 +66,8 @@ class Recorder:
             result = search(slots)
             for row, slot in enumerate(result.slots):
                 self.visits[int(slot)].append(result.visits[row].copy())
+                if result.actions is not None:
+                    self.chosen[int(slot)].append(int(result.actions[row]))
             self.uniform_priors.append(uniform_root_priors(mcts, result.slots))
             return result
 
@@ -107,10 +111,11 @@ def disc_difference(state: Any) -> int:
 # ----------------------------------------------------------------------------- records
 
 
+@pytest.mark.parametrize("algorithm", ["puct", "gumbel"])
 @pytest.mark.parametrize("env_id", GAME_IDS)
-def test_records_have_consistent_shapes_and_valid_targets(env_id: str) -> None:
+def test_records_have_consistent_shapes_and_valid_targets(env_id: str, algorithm: str) -> None:
     game = get_game(env_id)
-    selfplay = make_selfplay(env_id, games=2)
+    selfplay = make_selfplay(env_id, games=2, algorithm=algorithm)
     records: list[GameRecord] = []
     for _ in range(1000):
         records += selfplay.step()
@@ -198,6 +203,20 @@ def test_policies_are_the_search_visit_distributions(temp_threshold: int) -> Non
     assert game.num_actions == first.shape[0]
 
 
+def test_gumbel_plays_the_search_moves_and_stores_the_improved_policies() -> None:
+    selfplay = make_selfplay("tictactoe", games=3, seed=3, algorithm="gumbel")
+    assert isinstance(selfplay.mcts, GumbelMcts) and selfplay.mcts.add_noise is True
+    recorder = Recorder(selfplay)
+    records = drain(selfplay)
+    assert len(records) == 3
+    for record in records:
+        slot = recorder.slot_of(record)
+        assert recorder.actions[slot] == recorder.chosen[slot]
+        np.testing.assert_array_equal(record.policies, np.stack(recorder.visits[slot]))
+    # Gumbel noise explores: the three games are not all the same game.
+    assert len({tuple(actions) for actions in recorder.actions}) > 1
+
+
 # ------------------------------------------------------------------------ model versions
 
 
@@ -265,28 +284,34 @@ def created_searches(monkeypatch: pytest.MonkeyPatch) -> list[BatchedMcts]:
 NOISY = SearchConfig(num_simulations=SIMS, dirichlet_epsilon=1.0)  # noise would be all
 
 
-def _check_no_noise(created: list[BatchedMcts]) -> None:
+def _check_no_noise(created: list[BatchedMcts], algorithm: str) -> None:
     assert created
     for mcts in created:
+        assert type(mcts) is (GumbelMcts if algorithm == "gumbel" else BatchedMcts)
         assert mcts.add_noise is False
         assert uniform_root_priors(mcts, np.arange(mcts.num_slots))
 
 
-def test_mcts_player_searches_without_noise(created_searches: list[BatchedMcts]) -> None:
+@pytest.mark.parametrize("algorithm", ["puct", "gumbel"])
+def test_mcts_player_searches_without_noise(created_searches: list[BatchedMcts],
+                                            algorithm: str) -> None:
     game: Game = get_game("connect4")
-    player = MctsPlayer(game, UniformEvaluator(), NOISY, np.random.default_rng(0))
+    player = MctsPlayer(game, UniformEvaluator(), replace(NOISY, algorithm=algorithm),
+                        np.random.default_rng(0))
     states = [game.initial_state(), game.apply_all([3, 3, 2])]
     actions = player.choose(states)
     assert len(actions) == 2
-    _check_no_noise(created_searches)
+    _check_no_noise(created_searches, algorithm)
 
 
-def test_cartridge_move_searches_without_noise(created_searches: list[BatchedMcts]) -> None:
+@pytest.mark.parametrize("algorithm", ["puct", "gumbel"])
+def test_cartridge_move_searches_without_noise(created_searches: list[BatchedMcts],
+                                               algorithm: str) -> None:
     game = get_game("tictactoe")
-    answers = answer_positions(game, UniformEvaluator(), NOISY, [[], [4, 0]],
-                               np.random.default_rng(0))
+    answers = answer_positions(game, UniformEvaluator(), replace(NOISY, algorithm=algorithm),
+                               [[], [4, 0]], np.random.default_rng(0))
     assert [a.actions for a in answers] == [[], [4, 0]]
-    _check_no_noise(created_searches)
+    _check_no_noise(created_searches, algorithm)
 
 
 def test_the_prior_check_sees_root_noise() -> None:

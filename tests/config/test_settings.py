@@ -130,6 +130,10 @@ BAD_VALUES = [
     ("common", "log_level", "LOUD", "'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
     ("storage", "model_backend", "ftp", "'filesystem' or 's3'"),
     ("actor", "concurrent_games", "many", "valid integer"),
+    ("mcts", "algorithm", "alphabeta", "'puct' or 'gumbel'"),
+    ("mcts", "gumbel_considered", "0", "greater than or equal to 1"),
+    ("mcts", "gumbel_c_visit", "-1", "greater than or equal to 0"),
+    ("mcts", "gumbel_c_scale", "0", "greater than 0"),
 ]
 
 
