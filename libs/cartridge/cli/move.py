@@ -1,10 +1,11 @@
-"""`cartridge move`: the agent's choice, value and visit distribution for positions.
+"""`cartridge move`: the agent's choice, value and search policy for positions.
 
 A position is a list of 0-based actions from the initial position. With
 `--positions FILE.jsonl` every line `{"actions": [...]}` is answered in one
 process (searched in batches) as one JSONL line on stdout; a malformed or
 illegal line is answered with {"line": n, "error": "..."} and the rest still
-run. Search here is evaluation: no root noise, the most visited move.
+run. Search here is evaluation: no root noise; PUCT's most visited move (the policy
+is the visit distribution) or Gumbel's halving winner (the improved policy).
 """
 
 from __future__ import annotations

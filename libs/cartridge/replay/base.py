@@ -27,7 +27,7 @@ class GameRecord:
     actor_id: str
     observations: np.ndarray  # [T, C, H, W] float32, side to move's view
     legal_masks: np.ndarray  # [T, A] bool
-    policies: np.ndarray  # [T, A] float32, root visit distribution
+    policies: np.ndarray  # [T, A] float32, search target: PUCT visits, Gumbel improved policy
     outcomes: np.ndarray  # [T] float32, final result from the mover's point of view
     model_versions: np.ndarray  # [T] int64, model that played each position
     created_at: float = 0.0  # unix seconds; 0 = "now" at append time

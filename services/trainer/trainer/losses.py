@@ -1,5 +1,6 @@
-"""The AlphaZero loss: policy cross-entropy against the root visit distribution
-plus value mean squared error against the game outcome."""
+"""The AlphaZero loss: policy cross-entropy against the search's policy target (the
+root visit distribution, or Gumbel's improved policy) plus value mean squared error
+against the game outcome."""
 
 from __future__ import annotations
 

@@ -39,8 +39,9 @@ class MoveRequest(BaseModel):
 @router.post("/move")
 async def move(request: MoveRequest, resources: Resources) -> dict[str, Any]:
     """The model's move in the position after `actions` (evaluation-mode search: no
-    noise, the most visited move), with its value for the side to move, the visit share
-    of every action, and the position after the move."""
+    noise; PUCT's most visited move or Gumbel's halving winner), with its value for the
+    side to move, the search policy over every action (PUCT: visit shares; Gumbel: the
+    improved policy), and the position after the move."""
     game = known_game(request.game)
     limit = resources.settings.web.max_simulations
     if request.simulations > limit:
