@@ -56,7 +56,7 @@ class DecoyTacticsEvaluator:
         spread = others / np.maximum(others.sum(axis=1, keepdims=True), 1)
         decoy = legal_masks[:, 4]
         priors = np.where(decoy[:, None], (1 - self.decoy_weight) * spread, spread)
-        priors[:, 4] = np.where(decoy, self.decoy_weight, 0.0)
+        priors[:, 4] = np.where(decoy, np.where(others.any(axis=1), self.decoy_weight, 1.0), 0.0)
         return priors.astype(np.float32), values
 
 
