@@ -36,28 +36,34 @@ class CountingEvaluator(UniformEvaluator):
 
 
 class DecoyTacticsEvaluator:
-    """Tic-tac-toe, deterministic: a confident wrong prior and a one-ply tactical value.
+    """Tic-tac-toe, deterministic: a player that sees its own wins in one but not the
+    opponent's, and otherwise is drawn to the centre.
 
-    Prior: `decoy_weight` on the centre when it is free, the rest spread evenly over the
-    other legal moves. Value: +1 when the side to move has a line with two of its own
-    stones and an empty cell (it wins at once), else 0."""
+    Prior: `focus` (0.9) spread over the cells that win at once, or else over the centre
+    when it is free; the rest spread evenly over the other legal moves. Value: +1 when
+    the side to move can win at once, else 0."""
 
     model_version = 0
-
-    def __init__(self, decoy_weight: float = 0.9) -> None:
-        self.decoy_weight = decoy_weight
+    focus = 0.9
 
     def evaluate(self, observations, legal_masks):
-        mine = observations[:, 0].reshape(len(observations), 9)[:, TICTACTOE_LINES].sum(axis=2)
-        theirs = observations[:, 1].reshape(len(observations), 9)[:, TICTACTOE_LINES].sum(axis=2)
-        values = ((mine == 2) & (theirs == 0)).any(axis=1).astype(np.float32)
-        others = legal_masks.copy()
-        others[:, 4] = False
-        spread = others / np.maximum(others.sum(axis=1, keepdims=True), 1)
-        decoy = legal_masks[:, 4]
-        priors = np.where(decoy[:, None], (1 - self.decoy_weight) * spread, spread)
-        priors[:, 4] = np.where(decoy, np.where(others.any(axis=1), self.decoy_weight, 1.0), 0.0)
-        return priors.astype(np.float32), values
+        cells = observations.reshape(len(observations), 2, 9)
+        mine, theirs = cells[:, 0], cells[:, 1]
+        open_line = (mine[:, TICTACTOE_LINES].sum(axis=2) == 2) & (
+            theirs[:, TICTACTOE_LINES].sum(axis=2) == 0)  # [B, 8]
+        wins = np.zeros(legal_masks.shape, dtype=bool)
+        for line in range(len(TICTACTOE_LINES)):
+            wins[:, TICTACTOE_LINES[line]] |= open_line[:, line, None]
+        wins &= legal_masks
+        centre = np.zeros(legal_masks.shape, dtype=bool)
+        centre[:, 4] = legal_masks[:, 4]
+        focus = np.where(wins.any(axis=1, keepdims=True), wins, centre)
+        rest = legal_masks & ~focus
+        weight = np.where(rest.any(axis=1, keepdims=True), self.focus, 1.0)
+        weight = np.where(focus.any(axis=1, keepdims=True), weight, 0.0)
+        priors = (weight * focus / np.maximum(focus.sum(axis=1, keepdims=True), 1)
+                  + (1 - weight) * rest / np.maximum(rest.sum(axis=1, keepdims=True), 1))
+        return priors.astype(np.float32), wins.any(axis=1).astype(np.float32)
 
 
 def search(env_id, lines, *, evaluator=None, noise=False, seed=0, simulations=None, **knobs):
@@ -67,7 +73,8 @@ def search(env_id, lines, *, evaluator=None, noise=False, seed=0, simulations=No
                        rng=np.random.default_rng(seed), add_noise=noise)
     for slot, actions in enumerate(lines):
         mcts.reset(slot, game.apply_all(actions))
-    return mcts, mcts.search(simulations=simulations)
+    # PUCT's search has no per-slot budgets (yet): ask for them only when given.
+    return mcts, (mcts.search() if simulations is None else mcts.search(simulations=simulations))
 
 
 def puct_choice(env_id, actions, evaluator, budget):
@@ -168,13 +175,16 @@ def test_blocks_a_loss_in_one_despite_a_confident_wrong_prior_where_puct_does_no
 
 
 def test_the_decoy_evaluator_sees_the_threat():
-    """The block test's evaluator: the decoy is favoured, and the value spots a win."""
+    """The block test's evaluator: the centre is favoured over the block, and a win in
+    one is seen by the prior and the value."""
     game = get_game("tictactoe")
     states = [game.apply_all(BLOCK_LINE), game.apply_all([*BLOCK_LINE, 4])]
     priors, values = DecoyTacticsEvaluator().evaluate(game.encode_batch(states),
                                                       game.legal_mask_batch(states))
-    assert priors[0].argmax() == 4 and priors[0].sum() == pytest.approx(1.0)
-    assert values.tolist() == [0.0, 1.0]  # after O's centre, X wins at 8
+    assert priors[0].argmax() == 4 and priors[0, BLOCK] == pytest.approx(0.02)
+    assert values.tolist() == [0.0, 1.0]  # after O's centre, X wins at 8 ...
+    assert priors[1].argmax() == BLOCK  # ... and knows it
+    np.testing.assert_allclose(priors.sum(axis=1), 1.0, rtol=1e-6)
 
 
 # ---------------------------------------------------------------------- policy target
