@@ -36,12 +36,16 @@ def main() -> None:
     parser.add_argument("--sims", type=int, nargs="+", default=[2, 4, 8, 16])
     parser.add_argument("--openings", type=int, default=0, help="at most this many (0 = all)")
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime threads")
+    parser.add_argument("--considered", type=int, default=0,
+                        help="Gumbel's gumbel_considered (0 = config.toml's)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     game = get_game(args.env)
     evaluator = OnnxEvaluator(args.model.read_bytes(), game=game, model_version=1,
                               provider="cpu", intra_op_threads=args.threads)
     base = SearchConfig.from_settings(load_settings(CONFIG, environ={}).mcts)
+    if args.considered:
+        base = dataclasses.replace(base, gumbel_considered=args.considered)
     openings = select_openings(args.env, args.openings)
     for sims in args.sims:
         config = dataclasses.replace(base, num_simulations=sims)
@@ -50,8 +54,8 @@ def main() -> None:
         puct = MctsPlayer(game, evaluator, dataclasses.replace(config, algorithm="puct"),
                           np.random.default_rng(0))
         result = summarise(play_match_games(game, gumbel, puct, openings))
-        log.info("%s sims=%d: gumbel vs puct %s, score %.3f over %d games", args.env, sims,
-                 result, result.score, result.games)
+        log.info("%s sims=%d m=%d: gumbel vs puct %s, score %.3f over %d games", args.env,
+                 sims, base.gumbel_considered, result, result.score, result.games)
 
 
 if __name__ == "__main__":
