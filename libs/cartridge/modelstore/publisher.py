@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,15 +87,19 @@ class ModelPublisher:
     order with `publish_with_retry`. `flush()` waits for the queue to drain (e.g.
     before exiting); `close()` flushes then stops the thread. Every model carries
     `run` (what produced it) in its metadata; `retention` (None = keep everything)
-    is applied after each publish.
+    is applied after each publish, keeping the versions `protected()` names too (the
+    arena's promotions); when that cannot be read, the pass is skipped, since deleting
+    a version someone refers to cannot be undone.
     """
 
     def __init__(
         self, store: ModelStore, *, run: dict[str, Any] | None = None,
         retention: RetentionPolicy | None = None,
+        protected: Callable[[], set[int]] | None = None,
         initial_backoff: float = 1.0, max_backoff: float = 60.0,
     ) -> None:
         self.store = store
+        self.protected = protected
         self.run = run
         self.retention = retention
         self.initial_backoff = initial_backoff
@@ -164,7 +169,8 @@ class ModelPublisher:
     def _apply_retention(self) -> None:
         assert self.retention is not None
         try:
-            apply_retention(self.store, self.retention)
+            protected = self.protected() if self.protected is not None else set()
+            apply_retention(self.store, self.retention, protected)
         except Exception as err:  # old versions can wait; publishing must go on
             log.warning("model retention on %r failed (retried after the next publish): %s",
                         self.store, err)

@@ -66,6 +66,8 @@ class TrainerInputs:
     models: ModelStore
     stats_path: Path
     retention: RetentionPolicy | None = None  # None = keep every version
+    # Versions retention keeps besides its policy (the arena's promotions); may raise.
+    protected_versions: Callable[[], set[int]] | None = None
     run_facts: dict[str, Any] | None = None  # what produced the models, in their metadata
     history: BestEffortJournal | None = None  # each report's row, for the web dashboard
 
@@ -143,7 +145,8 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
     run_facts = None if inputs.run_facts is None else {
         **inputs.run_facts, "trainer": {"seed": seed, "device": str(device)}}
     publisher = ModelPublisher(metrics.timed_publishing(inputs.models), run=run_facts,
-                               retention=inputs.retention)
+                               retention=inputs.retention,
+                               protected=inputs.protected_versions)
     meter = _Meter()
     lr = cfg.lr
 
