@@ -11,16 +11,23 @@ exactly as `make run` would, and judge the models it publishes:
   no search): `policy_only_losses`.
   `seconds_to_perfect_play` counts from the start of `cartridge run` to the
   publication of that model.
-- connect4: after CONNECT4_S (BENCH_CONNECT4_SECONDS overrides) the latest model,
-  the same way, plays MATCH_GAMES games against a random player and against a
-  one-ply lookahead player, half from each seat.
+- connect4 (a curve per configuration of CONNECT4_CONFIGS, BENCH_CONNECT4_CONFIGS
+  picks them, comma-separated): at 10, 20 and 30 minutes (BENCH_CONNECT4_MINUTES)
+  the newest model is copied to build/bench-learning-connect4/<config>/; after the
+  run each copy is judged with the machine to itself: wrong-outcome rates on Pons'
+  sets (../shared/connect4/moves.jsonl) and on the project's own labelled set
+  (build/connect4_positions.jsonl, when made by scripts/connect4_positions.py), for
+  the network alone and with search at [arena] num_simulations, plus the arena's
+  rating of that version from the run's journal.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,18 +39,18 @@ from typing import Any
 
 import numpy as np
 
+from cartridge.arena.agents import PolicyPlayer, search_player
+from cartridge.arena.connect4_benchmark import connect4_benchmark, load_labelled_positions
 from cartridge.config import load_settings
 from cartridge.games import get_game
 from cartridge.inference import UniformEvaluator
 from cartridge.inference.onnx import OnnxEvaluator
+from cartridge.journal.factory import sqlite_journal
 from cartridge.mcts import SearchConfig
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from cartridge.players import (
     MctsPlayer,
-    OnePlyPlayer,
-    RandomPlayer,
     exhaustive_losses,
-    play_match,
 )
 
 log = logging.getLogger("bench.learning")
@@ -51,8 +58,16 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config.toml"
 CHECK_INTERVAL = 10.0
 TICTACTOE_LIMIT_S = 600.0
-CONNECT4_S = 1800.0
-MATCH_GAMES = 100
+# Minutes of `cartridge run` at which the newest model is kept and judged.
+CONNECT4_MINUTES = "10,20,30"
+# Configurations compared by the Connect Four curve: CARTRIDGE_* changes to config.toml.
+CONNECT4_CONFIGS: dict[str, dict[str, str]] = {"defaults": {}}
+SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
+PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"
+# The project's own labelled set (scripts/connect4_positions.py; not committed: BitBully).
+OWN_POSITIONS = REPO / "build" / "connect4_positions.jsonl"
+PONS_SETS = {"L3_R1": "End-Easy", "L2_R1": "Middle-Easy", "L2_R2": "Middle-Medium",
+             "L1_R1": "Begin-Easy", "L1_R2": "Begin-Medium", "L1_R3": "Begin-Hard"}
 
 
 def run() -> dict[str, Any]:
@@ -60,8 +75,15 @@ def run() -> dict[str, Any]:
 
 
 def run_connect4() -> dict[str, Any]:
-    seconds = float(os.environ.get("BENCH_CONNECT4_SECONDS", CONNECT4_S))
-    return {"connect4": connect4(seconds)}
+    minutes = os.environ.get("BENCH_CONNECT4_MINUTES", CONNECT4_MINUTES)
+    names = os.environ.get("BENCH_CONNECT4_CONFIGS", "defaults").split(",")
+    unknown = [n for n in names if n not in CONNECT4_CONFIGS]
+    if unknown:
+        raise ValueError(f"BENCH_CONNECT4_CONFIGS: unknown {', '.join(unknown)}; "
+                         f"known: {', '.join(CONNECT4_CONFIGS)}")
+    checkpoints = tuple(60 * float(m) for m in minutes.split(","))
+    return {"connect4": {name: connect4_curve(name, CONNECT4_CONFIGS[name], checkpoints)
+                         for name in names}}
 
 
 def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
@@ -109,39 +131,97 @@ def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
     return result
 
 
-def connect4(seconds: float) -> dict[str, Any]:
+def connect4_curve(name: str, changes: dict[str, str],
+                   checkpoints_s: tuple[float, ...]) -> dict[str, Any]:
+    """`cartridge run` with one configuration; a snapshot of the newest model at each
+    checkpoint; after the run (the machine to itself) every snapshot is judged."""
     game = get_game("connect4")
-    config = _search_config()
-    with _training_run(game.id) as (store, process, started):
-        while time.time() - started < seconds:
-            time.sleep(5.0)
-            _alive(process)
-        _stop(process)  # the matches below get the machine to themselves
-        info = store.latest()
-        if info is None:
-            return {"error": f"no model published in {seconds:.0f} s", "seconds": seconds}
-        evaluator = _evaluator(store, info.version, game)
-        rng = np.random.default_rng(0)
-        agent = MctsPlayer(game, evaluator, config, rng)
-        vs_random = play_match(game, agent, RandomPlayer(game, rng), MATCH_GAMES)
-        vs_one_ply = play_match(game, agent, OnePlyPlayer(game, rng), MATCH_GAMES)
-        # Baseline: the same search with the untrained (uniform) evaluator.
-        uniform = MctsPlayer(game, UniformEvaluator(), config, rng)
-        uniform_vs_one_ply = play_match(game, uniform, OnePlyPlayer(game, rng), MATCH_GAMES)
-    return {
-        "uniform_evaluator_vs_one_ply": str(uniform_vs_one_ply),
-        "uniform_evaluator_win_rate_vs_one_ply": round(
-            uniform_vs_one_ply.wins / uniform_vs_one_ply.games, 3),
-        "seconds": seconds,
-        "version": info.version,
-        "step": info.step,
-        "win_rate_vs_random": round(vs_random.wins / vs_random.games, 3),
-        "vs_random": str(vs_random),
-        "win_rate_vs_one_ply": round(vs_one_ply.wins / vs_one_ply.games, 3),
-        "vs_one_ply": str(vs_one_ply),
-        "games_per_match": MATCH_GAMES,
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-    }
+    out = SNAPSHOTS / name
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    snapshots: list[dict[str, Any]] = []
+    with _training_run(game.id, changes) as (store, process, started):
+        data = store.root.parent
+        for checkpoint in checkpoints_s:
+            while time.time() - started < checkpoint:
+                time.sleep(2.0)
+                _alive(process)
+            info = store.latest()
+            progress = _read_json(data / "status.json")
+            if info is None:
+                snapshots.append({"minutes": checkpoint / 60, "version": None})
+                continue
+            path = out / f"{checkpoint / 60:g}min-v{info.version}.onnx"
+            path.write_bytes(store.load_onnx(info.version))
+            snapshots.append({
+                "minutes": round(checkpoint / 60, 2), "version": info.version,
+                "step": info.step, "published_s": round(info.created_at - started, 1),
+                "games": progress.get("games"), "positions": progress.get("positions"),
+                "model": str(path.relative_to(REPO))})
+            log.info("%s: %g min: v%d (step %d), %s games", name, checkpoint / 60,
+                     info.version, info.step, progress.get("games"))
+        _stop(process)
+        ratings = _ratings(data, game.id)
+    for snapshot in snapshots:
+        if snapshot["version"] is not None:
+            snapshot["rating"] = ratings.get(snapshot["version"])
+            snapshot.update(_judge(REPO / snapshot["model"]))
+    return {"changes": changes, "snapshots": snapshots,
+            "ratings": sorted(ratings.values(), key=lambda r: r["version"]),
+            "load_average_1m_at_end": round(os.getloadavg()[0], 2)}
+
+
+def _judge(model: Path) -> dict[str, Any]:
+    """Wrong-outcome rates of one model, network alone and with the arena's search:
+    by Pons set (`../shared/connect4`) and, when present, on the project's own set."""
+    game = get_game("connect4")
+    settings = load_settings(CONFIG, environ={})
+    evaluator = OnnxEvaluator(model.read_bytes(), game=game, model_version=0,
+                              provider="cpu", intra_op_threads=0)
+    agents = {"network": PolicyPlayer(game, evaluator),
+              "search": search_player(game, evaluator, _search_config(),
+                                      settings.arena.num_simulations,
+                                      np.random.default_rng(0))}
+    judged: dict[str, Any] = {"search_simulations": settings.arena.num_simulations}
+    sets = {"pons": PONS, "own": OWN_POSITIONS}
+    for set_name, path in sets.items():
+        if not path.exists():
+            judged[set_name] = f"{path} not found"
+            continue
+        positions, groups = _labelled(path, set_name)
+        for agent_name, agent in agents.items():
+            rates = connect4_benchmark(agent, positions, groups=groups)
+            judged[f"{set_name}_{agent_name}"] = {
+                group: round(100 * result.mistake_rate, 1) for group, result in rates.items()}
+    return judged
+
+
+def _labelled(path: Path, set_name: str) -> tuple[list[Any], list[str] | None]:
+    """Positions and their groups: Pons' set names (End-Easy...) or None (by stage)."""
+    positions = load_labelled_positions(path)
+    if set_name != "pons":
+        return positions, None
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return positions, [PONS_SETS.get(line["set"], line["set"]) for line in lines]
+
+
+def _ratings(data: Path, env_id: str) -> dict[int, dict[str, Any]]:
+    """The arena's ratings of the run's versions, from its journal (empty without one)."""
+    path = data / "journal.db"
+    if not path.exists():
+        return {}
+    with sqlite_journal(path) as journal:
+        return {row.version: {"version": row.version, "step": row.step,
+                              "elo": round(row.elo), "interval": round(row.interval),
+                              "games": row.games}
+                for row in journal.ratings(env_id) if row.version is not None}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _search_config() -> SearchConfig:
