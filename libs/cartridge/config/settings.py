@@ -167,6 +167,7 @@ class ArenaSettings(Section):
     poll_interval: float = Field(default=5.0, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     connect4_positions: str = ""  # labelled positions file; "" = no Connect Four benchmark
+    connect4_solver: bool = False  # Connect Four: a perfect anchor by BitBully (optional extra)
 
 
 class StorageSettings(Section):
