@@ -82,8 +82,13 @@ def run_connect4() -> dict[str, Any]:
         raise ValueError(f"BENCH_CONNECT4_CONFIGS: unknown {', '.join(unknown)}; "
                          f"known: {', '.join(CONNECT4_CONFIGS)}")
     checkpoints = tuple(60 * float(m) for m in minutes.split(","))
-    return {"connect4": {name: connect4_curve(name, CONNECT4_CONFIGS[name], checkpoints)
-                         for name in names}}
+    # Curves of configurations measured in earlier invocations stay beside the new ones.
+    earlier = _read_json(REPO / "bench" / "results.json").get("learning_connect4", {})
+    curves = {name: curve for name, curve in earlier.get("connect4", {}).items()
+              if isinstance(curve, dict) and "snapshots" in curve}
+    for name in names:
+        curves[name] = connect4_curve(name, CONNECT4_CONFIGS[name], checkpoints)
+    return {"connect4": curves}
 
 
 def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
