@@ -1,24 +1,25 @@
 """Sections `learning` (tic-tac-toe, routine) and `learning_connect4` (opt-in, 30 minutes).
 
-Both run `cartridge run` with the config.toml defaults in a temporary data folder,
-exactly as `make run` would, and judge the models it publishes:
+Both run `cartridge run` in a temporary data folder, exactly as `make run` would,
+once per configuration of CONFIGS (BENCH_LEARNING_CONFIGS picks them, comma-separated;
+"defaults" = config.toml as it is), and judge the models it publishes. Models are
+always judged with the same search (config.toml's [mcts], or [arena] num_simulations
+for Connect Four), whatever search the configuration trains with.
 
 - tictactoe: every CHECK_INTERVAL seconds the latest model with evaluation-mode
-  MCTS ([mcts] settings, no noise, most visited move, fixed tie-break seed) plays
-  against every reply of the opponent from both seats (`exhaustive_losses`);
-  stops at the first model with 0 lost lines, or after TICTACTOE_LIMIT_S. For
-  information each check also counts the network's own lost lines (policy argmax,
-  no search): `policy_only_losses`.
-  `seconds_to_perfect_play` counts from the start of `cartridge run` to the
-  publication of that model.
-- connect4 (a curve per configuration of CONNECT4_CONFIGS, BENCH_CONNECT4_CONFIGS
-  picks them, comma-separated): at 10, 20 and 30 minutes (BENCH_CONNECT4_MINUTES)
-  the newest model is copied to build/bench-learning-connect4/<config>/; after the
-  run each copy is judged with the machine to itself: wrong-outcome rates on Pons'
-  sets (../shared/connect4/moves.jsonl) and on the project's own labelled set
+  MCTS (no noise, most visited move, fixed tie-break seed) plays against every
+  reply of the opponent from both seats (`exhaustive_losses`), and so does the
+  network alone (policy argmax, `policy_only_losses`). `seconds_to_perfect_play`
+  (with search) and `seconds_to_perfect_network` (alone) count from the start of
+  `cartridge run` to the publication of the first model with 0 lost lines; it
+  stops at the perfect network, or after TICTACTOE_LIMIT_S.
+- connect4: at 10, 20 and 30 minutes (BENCH_CONNECT4_MINUTES) the newest model is
+  copied to build/bench-learning-connect4/<config>/; after the run each copy is
+  judged with the machine to itself: wrong-outcome rates on Pons' sets
+  (../shared/connect4/moves.jsonl) and on the project's own labelled set
   (build/connect4_positions.jsonl, when made by scripts/connect4_positions.py), for
-  the network alone and with search at [arena] num_simulations, plus the arena's
-  rating of that version from the run's journal.
+  the network alone and with search, plus the arena's rating of that version from
+  the run's journal.
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ CHECK_INTERVAL = 10.0
 TICTACTOE_LIMIT_S = 600.0
 # Minutes of `cartridge run` at which the newest model is kept and judged.
 CONNECT4_MINUTES = "10,20,30"
-# Configurations compared by the Connect Four curve: CARTRIDGE_* changes to config.toml.
-CONNECT4_CONFIGS: dict[str, dict[str, str]] = {"defaults": {}}
+# Configurations the learning sections compare (BENCH_LEARNING_CONFIGS picks them,
+# comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml.
+CONFIGS: dict[str, dict[str, str]] = {"defaults": {}}
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
 PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"
 # The project's own labelled set (scripts/connect4_positions.py; not committed: BitBully).
@@ -71,32 +73,38 @@ PONS_SETS = {"L3_R1": "End-Easy", "L2_R1": "Middle-Easy", "L2_R2": "Middle-Mediu
 
 
 def run() -> dict[str, Any]:
-    return {"tictactoe": tictactoe()}
+    return {"tictactoe": {name: tictactoe(CONFIGS[name]) for name in _config_names()}}
 
 
 def run_connect4() -> dict[str, Any]:
     minutes = os.environ.get("BENCH_CONNECT4_MINUTES", CONNECT4_MINUTES)
-    names = os.environ.get("BENCH_CONNECT4_CONFIGS", "defaults").split(",")
-    unknown = [n for n in names if n not in CONNECT4_CONFIGS]
-    if unknown:
-        raise ValueError(f"BENCH_CONNECT4_CONFIGS: unknown {', '.join(unknown)}; "
-                         f"known: {', '.join(CONNECT4_CONFIGS)}")
+    names = _config_names()
     checkpoints = tuple(60 * float(m) for m in minutes.split(","))
     # Curves of configurations measured in earlier invocations stay beside the new ones.
     earlier = _read_json(REPO / "bench" / "results.json").get("learning_connect4", {})
     curves = {name: curve for name, curve in earlier.get("connect4", {}).items()
               if isinstance(curve, dict) and "snapshots" in curve}
     for name in names:
-        curves[name] = connect4_curve(name, CONNECT4_CONFIGS[name], checkpoints)
+        curves[name] = connect4_curve(name, CONFIGS[name], checkpoints)
     return {"connect4": curves}
 
 
-def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
+def _config_names() -> list[str]:
+    names = os.environ.get("BENCH_LEARNING_CONFIGS", "defaults").split(",")
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        raise ValueError(f"BENCH_LEARNING_CONFIGS: unknown {', '.join(unknown)}; "
+                         f"known: {', '.join(CONFIGS)}")
+    return names
+
+
+def tictactoe(changes: dict[str, str], limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
     game = get_game("tictactoe")
     config = _search_config()
     checks: list[dict[str, Any]] = []
-    result: dict[str, Any] = {"seconds_to_perfect_play": None}
-    with _training_run(game.id) as (store, process, started):
+    result: dict[str, Any] = {"changes": changes, "seconds_to_perfect_play": None,
+                              "seconds_to_perfect_network": None}
+    with _training_run(game.id, changes) as (store, process, started):
         while time.time() - started < limit_s:
             time.sleep(CHECK_INTERVAL)
             _alive(process)
@@ -116,8 +124,10 @@ def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
                            "policy_only_losses": exhaustive_losses(game, raw)})
             log.info("v%d (step %d): %d lost lines as X, %d as O (policy alone: %d)",
                      info.version, info.step, as_x, as_o, checks[-1]["policy_only_losses"])
-            if as_x + as_o == 0:
+            if as_x + as_o == 0 and result["seconds_to_perfect_play"] is None:
                 result["seconds_to_perfect_play"] = checks[-1]["published_s"]
+            if checks[-1]["policy_only_losses"] == 0:
+                result["seconds_to_perfect_network"] = checks[-1]["published_s"]
                 break
     # Baseline: the same search with the untrained (uniform) evaluator, so the figure
     # shows what training adds to search alone.
