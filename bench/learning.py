@@ -18,13 +18,15 @@ for Connect Four), whatever search the configuration trains with.
   judged with the machine to itself: wrong-outcome rates on Pons' sets
   (../shared/connect4/moves.jsonl) and on the project's own labelled set
   (build/connect4_positions.jsonl, when made by scripts/connect4_positions.py), for
-  the network alone and with search, plus the arena's rating of that version from
-  the run's journal.
+  the network alone and with search. Then every snapshot of every curve kept in
+  results.json is rated in one pool with the anchors (`rate_pool`), so the curves
+  share one Elo scale.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import logging
 import os
@@ -41,12 +43,16 @@ from typing import Any
 import numpy as np
 
 from cartridge.arena.agents import PolicyPlayer, search_player
+from cartridge.arena.anchors import anchor_names, make_anchor
 from cartridge.arena.connect4_benchmark import connect4_benchmark, load_labelled_positions
+from cartridge.arena.connect4_solver import solver_installed
+from cartridge.arena.match import play_match_games, summarise
+from cartridge.arena.openings import select_openings
+from cartridge.arena.ratings import PairRecord, fit_ratings
 from cartridge.config import load_settings
 from cartridge.games import get_game
 from cartridge.inference import UniformEvaluator
 from cartridge.inference.onnx import OnnxEvaluator
-from cartridge.journal.factory import sqlite_journal
 from cartridge.mcts import SearchConfig
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from cartridge.players import (
@@ -65,6 +71,7 @@ CONNECT4_MINUTES = "10,20,30"
 # comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml.
 CONFIGS: dict[str, dict[str, str]] = {"defaults": {}}
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
+POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
 PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"
 # The project's own labelled set (scripts/connect4_positions.py; not committed: BitBully).
 OWN_POSITIONS = REPO / "build" / "connect4_positions.jsonl"
@@ -77,16 +84,26 @@ def run() -> dict[str, Any]:
 
 
 def run_connect4() -> dict[str, Any]:
+    """Curves of the configurations named, then one rating pool over every curve kept
+    (this invocation's and earlier ones'). BENCH_CONNECT4_JUDGE_ONLY=1 judges the
+    snapshots an earlier run left in build/ again, without training."""
     minutes = os.environ.get("BENCH_CONNECT4_MINUTES", CONNECT4_MINUTES)
-    names = _config_names()
     checkpoints = tuple(60 * float(m) for m in minutes.split(","))
-    # Curves of configurations measured in earlier invocations stay beside the new ones.
     earlier = _read_json(REPO / "bench" / "results.json").get("learning_connect4", {})
     curves = {name: curve for name, curve in earlier.get("connect4", {}).items()
               if isinstance(curve, dict) and "snapshots" in curve}
-    for name in names:
-        curves[name] = connect4_curve(name, CONFIGS[name], checkpoints)
-    return {"connect4": curves}
+    for name in _config_names():
+        if os.environ.get("BENCH_CONNECT4_JUDGE_ONLY"):
+            curve = _read_json(SNAPSHOTS / name / "curve.json")
+            if not curve:
+                raise ValueError(f"{SNAPSHOTS / name / 'curve.json'}: no saved curve to judge")
+        else:
+            curve = connect4_curve(name, CONFIGS[name], checkpoints)
+        for snapshot in curve["snapshots"]:
+            if snapshot.get("model"):
+                snapshot.update(_judge(REPO / snapshot["model"]))
+        curves[name] = curve
+    return {"connect4": curves, "rating_pool": rate_pool(curves)}
 
 
 def _config_names() -> list[str]:
@@ -148,21 +165,20 @@ def tictactoe(changes: dict[str, str], limit_s: float = TICTACTOE_LIMIT_S) -> di
 
 def connect4_curve(name: str, changes: dict[str, str],
                    checkpoints_s: tuple[float, ...]) -> dict[str, Any]:
-    """`cartridge run` with one configuration; a snapshot of the newest model at each
-    checkpoint; after the run (the machine to itself) every snapshot is judged."""
+    """`cartridge run` with one configuration, keeping the newest model at each
+    checkpoint; the curve is saved (curve.json beside the models) before judging."""
     game = get_game("connect4")
     out = SNAPSHOTS / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     snapshots: list[dict[str, Any]] = []
     with _training_run(game.id, changes) as (store, process, started):
-        data = store.root.parent
         for checkpoint in checkpoints_s:
             while time.time() - started < checkpoint:
                 time.sleep(2.0)
                 _alive(process)
             info = store.latest()
-            progress = _read_json(data / "status.json")
+            progress = _read_json(store.root.parent / "status.json")
             if info is None:
                 snapshots.append({"minutes": checkpoint / 60, "version": None})
                 continue
@@ -175,15 +191,51 @@ def connect4_curve(name: str, changes: dict[str, str],
                 "model": str(path.relative_to(REPO))})
             log.info("%s: %g min: v%d (step %d), %s games", name, checkpoint / 60,
                      info.version, info.step, progress.get("games"))
-        _stop(process)
-        ratings = _ratings(data, game.id)
-    for snapshot in snapshots:
-        if snapshot["version"] is not None:
-            snapshot["rating"] = ratings.get(snapshot["version"])
-            snapshot.update(_judge(REPO / snapshot["model"]))
-    return {"changes": changes, "snapshots": snapshots,
-            "ratings": sorted(ratings.values(), key=lambda r: r["version"]),
-            "load_average_1m_at_end": round(os.getloadavg()[0], 2)}
+    curve = {"changes": changes, "snapshots": snapshots}
+    (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
+    return curve
+
+
+def rate_pool(curves: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One Elo scale for every snapshot of every curve and the anchors (random = 0):
+    each snapshot plays every anchor, its predecessor in its curve and the snapshot at
+    the same minute of the other curves; POOL_OPENINGS openings from both seats, the
+    arena's search. Ratings fitted by Bradley-Terry over all games (arena/ratings.py)."""
+    game = get_game("connect4")
+    rng = np.random.default_rng(0)
+    settings = load_settings(CONFIG, environ={})
+    anchors = anchor_names(game.id, connect4_solver=solver_installed())
+    players: dict[str, Any] = {name: make_anchor(name, game, rng) for name in anchors}
+    by_minute: dict[float, list[str]] = {}
+    pairs = list(itertools.pairwise(anchors))
+    for config, curve in curves.items():
+        previous = None
+        for snapshot in curve["snapshots"]:
+            if not snapshot.get("model"):
+                continue
+            name = f"{config}@{snapshot['minutes']:g}min"
+            evaluator = OnnxEvaluator((REPO / snapshot["model"]).read_bytes(), game=game,
+                                      model_version=0, provider="cpu", intra_op_threads=0)
+            players[name] = search_player(game, evaluator, _search_config(),
+                                          settings.arena.num_simulations, rng)
+            pairs += [(name, anchor) for anchor in anchors]
+            pairs += [(name, other) for other in by_minute.get(snapshot["minutes"], [])]
+            if previous:
+                pairs.append((name, previous))
+            by_minute.setdefault(snapshot["minutes"], []).append(name)
+            previous = name
+    openings = select_openings(game.id, POOL_OPENINGS)
+    records = []
+    for a, b in pairs:
+        result = summarise(play_match_games(game, players[a], players[b], openings))
+        records.append(PairRecord(a, b, result.games, result.wins + result.draws / 2))
+        log.info("pool: %s vs %s: %s", a, b, result)
+    fit = fit_ratings(records)
+    return {"openings": len(openings), "games_per_match": 2 * len(openings),
+            "ratings": {name: {"elo": round(r.elo), "interval": round(r.interval),
+                               "games": r.games} for name, r in fit.ratings.items()},
+            "matches": [{"a": r.player_a, "b": r.player_b, "games": r.games,
+                         "score_a": r.score_a} for r in records]}
 
 
 def _judge(model: Path) -> dict[str, Any]:
@@ -218,18 +270,6 @@ def _labelled(path: Path, set_name: str) -> tuple[list[Any], list[str] | None]:
         return positions, None
     lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return positions, [PONS_SETS.get(line["set"], line["set"]) for line in lines]
-
-
-def _ratings(data: Path, env_id: str) -> dict[int, dict[str, Any]]:
-    """The arena's ratings of the run's versions, from its journal (empty without one)."""
-    path = data / "journal.db"
-    if not path.exists():
-        return {}
-    with sqlite_journal(path) as journal:
-        return {row.version: {"version": row.version, "step": row.step,
-                              "elo": round(row.elo), "interval": round(row.interval),
-                              "games": row.games}
-                for row in journal.ratings(env_id) if row.version is not None}
 
 
 def _read_json(path: Path) -> dict[str, Any]:
