@@ -116,10 +116,10 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
                 _model_changed(stats, fresh.model_version, status)
                 metrics.model_in_use(fresh.model_version)
             restart = cfg.max_episodes < 0 or started_games < cfg.max_episodes
-            ended, fast_moves = selfplay.games_finished, selfplay.fast_moves
+            games_before, fast_before = selfplay.games_finished, selfplay.fast_moves
             finished = selfplay.step(restart_finished=restart)
-            ended = selfplay.games_finished - ended
-            metrics.fast_moves.inc(selfplay.fast_moves - fast_moves)
+            ended = selfplay.games_finished - games_before
+            metrics.fast_moves.inc(selfplay.fast_moves - fast_before)
             for _ in range(ended - len(finished)):  # every move fast: nothing to write
                 metrics.game_finished(0)
             if restart:
