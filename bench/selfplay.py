@@ -12,8 +12,8 @@ off (the [inference] keys), so the thread and spinning choices rest on figures. 
 one thread the pool is empty and spinning is moot; it is measured anyway as a control.
 
 `connect4.playout_cap`: the same with playout cap randomization (KataGo's 0.25 of moves
-in full, the rest a fast search of 50 simulations): recorded positions/s and finished
-games/s against the default (every move full), which sets [selfplay]'s trade.
+in full, the rest a fast search of 50 simulations): recorded positions/s, moves/s and
+finished games/s against the default (every move full), which sets [selfplay]'s trade.
 """
 
 from __future__ import annotations
@@ -80,11 +80,13 @@ def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
         selfplay.step()
     evaluator.reset()
     positions_before, games_before = selfplay.positions_played, selfplay.games_finished
+    fast_before = selfplay.fast_moves
     started = time.perf_counter()
     while time.perf_counter() - started < measure_s:
         selfplay.step()
     elapsed = time.perf_counter() - started
     positions = selfplay.positions_played - positions_before
+    moves = positions + selfplay.fast_moves - fast_before
     games = selfplay.games_finished - games_before
     evals_per_s = evaluator.positions / elapsed
     mean_batch = evaluator.positions / max(evaluator.calls, 1)
@@ -98,6 +100,7 @@ def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
         "full_search_fraction": playout_cap.full_search_fraction,
         "fast_simulations": playout_cap.fast_simulations if playout_cap.on else None,
         "positions_per_s": round(positions / elapsed, 2),  # recorded positions
+        "moves_per_s": round(moves / elapsed, 2),  # every move played, full or fast
         "games_finished": games,
         "games_per_s": round(games / elapsed, 3),
         "evals_per_s": round(evals_per_s, 1),
