@@ -449,5 +449,5 @@ def test_bad_playout_caps_are_refused() -> None:
     with pytest.raises(ValueError, match="fast_simulations"):
         PlayoutCap(fast_simulations=0)
     with pytest.raises(ValueError, match="fast_simulations"):
-        make_capped("tictactoe", 0.5, SIMS + 1)
+        make_capped("tictactoe", 0.5, SIMS)  # as long as a full search: not a fast one
     make_capped("tictactoe", 1.0, SIMS + 1)  # off: the fast budget is never used

@@ -74,9 +74,10 @@ class SelfPlay:
         rng: np.random.Generator,
         playout_cap: PlayoutCap = PlayoutCap(),
     ) -> None:
-        if playout_cap.on and playout_cap.fast_simulations > config.num_simulations:
-            raise ValueError(f"fast_simulations ({playout_cap.fast_simulations}) must not "
-                             f"exceed num_simulations ({config.num_simulations})")
+        if playout_cap.on and playout_cap.fast_simulations >= config.num_simulations:
+            # The search tells a fast move (no root noise) from a full one by its budget.
+            raise ValueError(f"fast_simulations ({playout_cap.fast_simulations}) must be "
+                             f"less than num_simulations ({config.num_simulations})")
         self.game = game
         self.config = config
         self.playout_cap = playout_cap

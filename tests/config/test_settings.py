@@ -176,12 +176,12 @@ def test_playout_caps_are_off_by_default_and_set_by_their_keys() -> None:
     assert settings.selfplay.fast_simulations == 40
 
 
-def test_a_fast_search_longer_than_the_full_one_is_refused_naming_both_keys() -> None:
+def test_a_fast_search_as_long_as_the_full_one_is_refused_naming_both_keys() -> None:
     environ = {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
-               "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "201"}
+               "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "200"}
     with pytest.raises(SettingsError) as caught:
         load_settings(CONFIG, environ=environ)
-    assert "selfplay.fast_simulations = 201" in str(caught.value)
+    assert "selfplay.fast_simulations = 200" in str(caught.value)
     assert "mcts.num_simulations = 200" in str(caught.value)
     # Off (fraction 1), the fast budget is never used: small test searches stay valid.
     small = load_settings(CONFIG, {"mcts": {"num_simulations": 8}}, environ={})

@@ -95,7 +95,7 @@ class SelfPlaySettings(Section):
     recorded, with probability `full_search_fraction`, else a fast unrecorded one."""
 
     full_search_fraction: float = Field(default=1.0, gt=0, le=1)  # 1 = off
-    fast_simulations: int = Field(default=50, ge=1)  # at most [mcts] num_simulations
+    fast_simulations: int = Field(default=50, ge=1)  # below [mcts] num_simulations
 
 
 class InferenceSettings(Section):
@@ -234,10 +234,10 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _fast_search_fits(self) -> Settings:
         fast, full = self.selfplay.fast_simulations, self.mcts.num_simulations
-        if self.selfplay.full_search_fraction < 1 and fast > full:
+        if self.selfplay.full_search_fraction < 1 and fast >= full:
             raise ValueError(
-                f"selfplay.fast_simulations = {fast} must be at most mcts.num_simulations "
-                f"= {full} (a fast search is a shorter full one; the trees hold no more)")
+                f"selfplay.fast_simulations = {fast} must be less than mcts.num_simulations "
+                f"= {full} (a fast search is a shorter full one)")
         return self
 
     def data_path(self, path: Path) -> Path:
