@@ -76,6 +76,11 @@ class ActorMetrics:
         self.positions = Counter("cartridge_actor_positions",
                                  "Positions in finished self-play games", ["game"],
                                  registry=r).labels(game)
+        self.fast_moves = Counter(
+            "cartridge_actor_fast_moves",
+            "Self-play moves played with the fast search and not recorded (playout cap "
+            "randomization, [selfplay] full_search_fraction < 1)", ["game"],
+            registry=r).labels(game)
         self.model_version = Gauge("cartridge_actor_model_version",
                                    "Model version self-play uses now (0 = uniform bootstrap)",
                                    ["game"], registry=r).labels(game)
@@ -97,6 +102,7 @@ class ActorMetrics:
     # -- self-play ------------------------------------------------------------
 
     def game_finished(self, positions: int) -> None:
+        """A finished game and its recorded positions (0: every move was fast)."""
         self.games.inc()
         self.positions.inc(positions)
 

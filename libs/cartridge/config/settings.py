@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -87,6 +88,14 @@ class MctsSettings(Section):
     dirichlet_epsilon: float = Field(ge=0, le=1)
     temp_threshold: int = Field(ge=0)
     fpu_reduction: float = Field(ge=0, le=2)
+
+
+class SelfPlaySettings(Section):
+    """Playout cap randomization (KataGo): a move gets the full [mcts] search, noised and
+    recorded, with probability `full_search_fraction`, else a fast unrecorded one."""
+
+    full_search_fraction: float = Field(default=1.0, gt=0, le=1)  # 1 = off
+    fast_simulations: int = Field(default=50, ge=1)  # below [mcts] num_simulations
 
 
 class InferenceSettings(Section):
@@ -213,6 +222,7 @@ class Settings(BaseSettings):
     common: CommonSettings
     network: NetworkSettings
     mcts: MctsSettings
+    selfplay: SelfPlaySettings = SelfPlaySettings()
     inference: InferenceSettings
     actor: ActorSettings
     training: TrainingSettings
@@ -221,6 +231,15 @@ class Settings(BaseSettings):
     run: RunSettings = RunSettings()
     web: WebSettings = WebSettings()
     arena: ArenaSettings = ArenaSettings()
+
+    @model_validator(mode="after")
+    def _fast_search_fits(self) -> Settings:
+        fast, full = self.selfplay.fast_simulations, self.mcts.num_simulations
+        if self.selfplay.full_search_fraction < 1 and fast >= full:
+            raise ValueError(
+                f"selfplay.fast_simulations = {fast} must be less than mcts.num_simulations "
+                f"= {full} (a fast search is a shorter full one)")
+        return self
 
     def data_path(self, path: Path) -> Path:
         """Relative paths in [storage] and [training] live under [common] data_dir."""
@@ -343,6 +362,8 @@ def _describe(err: ValidationError, path: Path) -> str:
             lines.append(f"  {key}: unknown key")
         elif problem["type"] == "missing":
             lines.append(f"  {key}: missing")
+        elif not key:  # a check across keys; its message names them
+            lines.append(f"  {problem['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"  {key} = {problem.get('input')!r}: {problem['msg']}")
     return "\n".join(lines)

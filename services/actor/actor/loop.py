@@ -7,7 +7,9 @@
                  steps the watcher's newest model is swapped in (games in flight
                  go on with it; every position records the version that played it);
                  finished games go to the writer (put() blocks when the store
-                 lags: backpressure, never dropped)
+                 lags: backpressure, never dropped); with playout cap randomization
+                 a game whose every move was fast has nothing to write: it is
+                 counted (max_episodes, the games metric), never written
     3. report    every few seconds: positions/s, games, model version, to the log
                  and the status file (also at once when the model changes)
     4. stop      on `stop` (SIGTERM/SIGINT) or max_episodes: the current step
@@ -41,7 +43,7 @@ from cartridge.modelstore.watcher import ModelWatcher
 from cartridge.replay.base import GameRecord, ReplayStore, ReplayUnavailableError
 from cartridge.replay.factory import open_replay_store, open_replay_writer
 from cartridge.replay.writer import ReplayWriter
-from cartridge.selfplay import SelfPlay
+from cartridge.selfplay import PlayoutCap, SelfPlay
 from cartridge.threads import resolve_inference
 
 log = logging.getLogger(__name__)
@@ -91,10 +93,12 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     selfplay = SelfPlay(game, metrics.instrument(evaluator),
                         SearchConfig.from_settings(settings.mcts),
                         concurrent_games=concurrent, actor_id=actor_id,
-                        rng=_rng(cfg.seed, actor_id))
-    log.info("actor %s: %s, %d concurrent games, %d simulations, model %s (follows %s in %r)",
+                        rng=_rng(cfg.seed, actor_id),
+                        playout_cap=PlayoutCap.from_settings(settings.selfplay))
+    log.info("actor %s: %s, %d concurrent games, %d simulations%s, model %s (follows %s in %r)",
              actor_id, game.id, concurrent, settings.mcts.num_simulations,
-             _describe(evaluator.model_version), cfg.model_follow, models)
+             _describe_cap(selfplay.playout_cap), _describe(evaluator.model_version),
+             cfg.model_follow, models)
     stats.state = "playing"
     _model_changed(stats, evaluator.model_version, status)
     metrics.model_in_use(evaluator.model_version, reload=False)
@@ -112,9 +116,14 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
                 _model_changed(stats, fresh.model_version, status)
                 metrics.model_in_use(fresh.model_version)
             restart = cfg.max_episodes < 0 or started_games < cfg.max_episodes
+            games_before, fast_before = selfplay.games_finished, selfplay.fast_moves
             finished = selfplay.step(restart_finished=restart)
+            ended = selfplay.games_finished - games_before
+            metrics.fast_moves.inc(selfplay.fast_moves - fast_before)
+            for _ in range(ended - len(finished)):  # every move fast: nothing to write
+                metrics.game_finished(0)
             if restart:
-                started_games += len(finished)
+                started_games += ended
             if cfg.max_episodes >= 0:  # a step may finish more games than are still wanted
                 finished = finished[:max(0, cfg.max_episodes - stats.games)]
             for record in finished:
@@ -201,6 +210,13 @@ def _put(writer: ReplayWriter, record: GameRecord, stop: threading.Event) -> boo
 
 def _describe(version: int) -> str:
     return f"version {version}" if version else "uniform (no model yet)"
+
+
+def _describe_cap(cap: PlayoutCap) -> str:
+    if not cap.on:
+        return ""
+    return (f" on {cap.full_search_fraction:.0%} of moves (the rest {cap.fast_simulations},"
+            f" not recorded)")
 
 
 def _model_changed(stats: ActorStats, version: int, status: StatusFile) -> None:
