@@ -269,9 +269,11 @@ class _TimedPublishStore(ModelStore):
         self._duration = duration
 
     def publish(self, onnx: bytes, checkpoint: bytes, *, step: int,
-                network: dict[str, Any], run: dict[str, Any] | None = None) -> ModelInfo:
+                network: dict[str, Any], run: dict[str, Any] | None = None,
+                int8: bytes | None = None) -> ModelInfo:
         with self._duration.time():
-            return self.inner.publish(onnx, checkpoint, step=step, network=network, run=run)
+            return self.inner.publish(onnx, checkpoint, step=step, network=network, run=run,
+                                      int8=int8)
 
     def pointer(self, name: Pointer = "latest") -> int | None:
         return self.inner.pointer(name)
@@ -281,6 +283,9 @@ class _TimedPublishStore(ModelStore):
 
     def load_onnx(self, version: int) -> bytes:
         return self.inner.load_onnx(version)
+
+    def load_int8(self, version: int) -> bytes:
+        return self.inner.load_int8(version)
 
     def load_checkpoint(self, version: int) -> bytes:
         return self.inner.load_checkpoint(version)
