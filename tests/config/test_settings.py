@@ -130,6 +130,8 @@ BAD_VALUES = [
     ("common", "log_level", "LOUD", "'DEBUG', 'INFO', 'WARNING' or 'ERROR'"),
     ("storage", "model_backend", "ftp", "'filesystem' or 's3'"),
     ("actor", "concurrent_games", "many", "valid integer"),
+    ("inference", "precision", "fp16", "'fp32' or 'int8'"),
+    ("training", "publish_int8", "sometimes", "valid boolean"),
 ]
 
 
