@@ -192,7 +192,8 @@ class TrainerMetrics:
                                    ["game"], registry=r).labels(game)
         self.checkpoint_duration = Histogram(
             "cartridge_trainer_checkpoint_duration_seconds",
-            "Seconds to capture a checkpoint and export ONNX", ["game"],
+            "Seconds to capture a checkpoint and export ONNX (and quantize it to int8)",
+            ["game"],
             buckets=_LATENCY_BUCKETS, registry=r).labels(game)
         self.publish_duration = Histogram(
             "cartridge_trainer_publish_duration_seconds",
