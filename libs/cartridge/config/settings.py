@@ -113,7 +113,7 @@ class TrainingSettings(Section):
     weight_decay: float = Field(ge=0)
     grad_clip: float = Field(ge=0)
     checkpoint_interval: int = Field(ge=1)
-    publish_int8: bool = True  # also publish model.int8.onnx with every version
+    publish_int8: bool = False  # also publish model.int8.onnx with every version
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     lr_schedule: bool = True
     lr_min_ratio: float = Field(ge=0, le=1)
