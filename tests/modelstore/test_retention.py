@@ -150,3 +150,13 @@ def test_the_trainer_protects_the_arenas_promotions_from_its_journal(tmp_path: P
     inputs = trainer_inputs(settings)
     assert inputs.protected_versions is not None
     assert inputs.protected_versions() == {3, 9}
+
+
+def test_retention_deletes_int8_models_with_their_versions(store: ModelStore) -> None:
+    for step in range(1, 6):
+        store.publish(f"onnx-{step}".encode(), b"ckpt", step=step, network=NETWORK,
+                      int8=f"int8-{step}".encode())
+    assert apply_retention(store, RetentionPolicy(keep_last=2, keep_every=0)) == [1, 2, 3]
+    int8_left = {name for name in stored_names(store) if name.endswith("model.int8.onnx")}
+    assert int8_left == {"v000004/model.int8.onnx", "v000005/model.int8.onnx"}
+    assert [store.load_int8(v) for v in store.versions()] == [b"int8-4", b"int8-5"]

@@ -102,6 +102,7 @@ class InferenceSettings(Section):
     provider: Literal["auto", "cpu", "cuda", "rocm"] = "auto"
     intra_op_threads: int = Field(default=0, ge=0)
     spinning: Literal["auto", "on", "off"] = "auto"
+    precision: Literal["fp32", "int8"] = "fp32"  # the model artifact actors play
 
 
 class ActorSettings(Section):
@@ -121,6 +122,7 @@ class TrainingSettings(Section):
     weight_decay: float = Field(ge=0)
     grad_clip: float = Field(ge=0)
     checkpoint_interval: int = Field(ge=1)
+    publish_int8: bool = False  # also publish model.int8.onnx with every version
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     lr_schedule: bool = True
     lr_min_ratio: float = Field(ge=0, le=1)

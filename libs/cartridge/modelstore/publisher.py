@@ -36,6 +36,7 @@ def publish_with_retry(
     step: int,
     network: dict[str, Any],
     run: dict[str, Any] | None = None,
+    int8: bytes | None = None,
     initial_backoff: float = 1.0,
     max_backoff: float = 60.0,
     stop: threading.Event | None = None,
@@ -52,7 +53,8 @@ def publish_with_retry(
     while True:
         attempt += 1
         try:
-            info = store.publish(onnx, checkpoint, step=step, network=network, run=run)
+            info = store.publish(onnx, checkpoint, step=step, network=network, run=run,
+                                 int8=int8)
         except Exception as err:  # the checkpoint must survive any failure
             if not isinstance(err, _TRANSIENT):
                 log.error("publishing step %d to %r failed (attempt %d): %s; retrying in %.1fs",
@@ -78,6 +80,7 @@ class _Pending:
     checkpoint: bytes
     step: int
     network: dict[str, Any]
+    int8: bytes | None
 
 
 class ModelPublisher:
@@ -118,12 +121,14 @@ class ModelPublisher:
             return len(self._queue)
 
     def submit(
-        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any]
+        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
+        int8: bytes | None = None,
     ) -> None:
+        """Queue a model (`int8`: its int8 ONNX too, None = none) for publishing."""
         if self._stop.is_set():
             raise RuntimeError("ModelPublisher is closed")
         with self._changed:
-            self._queue.append(_Pending(onnx, checkpoint, step, dict(network)))
+            self._queue.append(_Pending(onnx, checkpoint, step, dict(network), int8))
             if len(self._queue) > 1:
                 log.warning("%d models waiting for the model store", len(self._queue))
             self._changed.notify_all()
@@ -153,8 +158,8 @@ class ModelPublisher:
                 item = self._queue[0]  # stays queued until stored
             info = publish_with_retry(
                 self.store, item.onnx, item.checkpoint, step=item.step, network=item.network,
-                run=self.run, initial_backoff=self.initial_backoff, max_backoff=self.max_backoff,
-                stop=self._stop,
+                run=self.run, int8=item.int8, initial_backoff=self.initial_backoff,
+                max_backoff=self.max_backoff, stop=self._stop,
             )
             with self._changed:
                 if info is None:  # stopped while the store was down: the item stays queued

@@ -1,8 +1,10 @@
 """The actor's loop, top to bottom as labelled phases.
 
     1. open      replay store + writer (bounded queue), model store + watcher
-                 following [actor] model_follow; a model that already exists
-                 plays from the first move, else the uniform evaluator
+                 following [actor] model_follow and loading the [inference] precision
+                 of each version (fp32 or int8; a version without an int8 model is
+                 skipped with an error, never played in fp32 instead); a model that
+                 already exists plays from the first move, else the uniform evaluator
     2. play      one batched search step over every concurrent game; between
                  steps the watcher's newest model is swapped in (games in flight
                  go on with it; every position records the version that played it);
@@ -62,7 +64,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     """Self-play until `stop` is set or [actor] max_episodes games are written."""
     cfg = settings.actor
     game = get_game(settings.common.env_id)
-    stats = ActorStats(actor_id=actor_id, env_id=game.id)
+    stats = ActorStats(actor_id=actor_id, env_id=game.id,
+                       precision=settings.inference.precision)
     status = StatusFile(status_path(settings.common.data_dir, actor_id))
     status.write(stats)
     metrics = ActorMetrics(game.id)
@@ -81,7 +84,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     models = open_model_store(settings, game.id)
     inference = resolve_inference(settings.inference)
     watcher = ModelWatcher(
-        models, follow=cfg.model_follow, reload_interval=cfg.reload_interval,
+        models, follow=cfg.model_follow, precision=inference.precision,
+        reload_interval=cfg.reload_interval,
         load=metrics.track_loads(lambda info, onnx: load_evaluator(game, inference, info, onnx)),
     )
     watcher.check_now()  # a restarted actor plays the current model from its first move
@@ -95,10 +99,11 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
                         concurrent_games=concurrent, actor_id=actor_id,
                         rng=_rng(cfg.seed, actor_id),
                         playout_cap=PlayoutCap.from_settings(settings.selfplay))
-    log.info("actor %s: %s, %d concurrent games, %d simulations%s, model %s (follows %s in %r)",
-             actor_id, game.id, concurrent, settings.mcts.num_simulations,
-             _describe_cap(selfplay.playout_cap), _describe(evaluator.model_version),
-             cfg.model_follow, models)
+    log.info("actor %s: %s, %d concurrent games, %d simulations%s, model %s (follows %s in "
+             "%r, plays %s models)", actor_id, game.id, concurrent,
+             settings.mcts.num_simulations, _describe_cap(selfplay.playout_cap),
+             _describe(evaluator.model_version), cfg.model_follow, models,
+             inference.precision)
     stats.state = "playing"
     _model_changed(stats, evaluator.model_version, status)
     metrics.model_in_use(evaluator.model_version, reload=False)
@@ -165,7 +170,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
 
 def load_evaluator(game: Game, inference: InferenceSettings, info: ModelInfo,
                    onnx: bytes) -> Evaluator:
-    """The watcher's loader: verified ONNX bytes -> an evaluator tagged with its version."""
+    """The watcher's loader: verified ONNX bytes (of [inference] precision) -> an evaluator
+    tagged with its version."""
     from cartridge.inference.onnx import evaluator_from_settings
 
     return evaluator_from_settings(onnx, game=game, model_version=info.version,
@@ -224,7 +230,8 @@ def _model_changed(stats: ActorStats, version: int, status: StatusFile) -> None:
     stats.model_version = version
     stats.model_loaded_at = time.time()
     status.write(stats)
-    log.info("playing with model %s", _describe(version))
+    log.info("playing with model %s%s", _describe(version),
+             f" ({stats.precision})" if version else "")
 
 
 @dataclass
