@@ -23,9 +23,10 @@ SECTIONS = {
     "run_throughput": "bench.run_throughput",
     "web_load": "bench.web_load",
     "arena": "bench.arena",
+    "int8": "bench.int8",
 }
 # Too long for a routine `make bench`: run only when named.
-OPT_IN = {"learning_connect4"}
+OPT_IN = {"learning_connect4", "int8"}
 RESULTS = Path(__file__).parent / "results.json"
 
 

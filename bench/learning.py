@@ -1,26 +1,36 @@
 """Sections `learning` (tic-tac-toe, routine) and `learning_connect4` (opt-in, 30 minutes).
 
-Both run `cartridge run` with the config.toml defaults in a temporary data folder,
-exactly as `make run` would, and judge the models it publishes:
+Both run `cartridge run` in a temporary data folder, exactly as `make run` would,
+once per configuration of CONFIGS (BENCH_LEARNING_CONFIGS picks them, comma-separated;
+"defaults" = config.toml as it is), and judge the models it publishes. Models are
+always judged with the same search (config.toml's [mcts], or [arena] num_simulations
+for Connect Four), whatever search the configuration trains with.
 
 - tictactoe: every CHECK_INTERVAL seconds the latest model with evaluation-mode
-  MCTS ([mcts] settings, no noise, most visited move, fixed tie-break seed) plays
-  against every reply of the opponent from both seats (`exhaustive_losses`);
-  stops at the first model with 0 lost lines, or after TICTACTOE_LIMIT_S. For
-  information each check also counts the network's own lost lines (policy argmax,
-  no search): `policy_only_losses`.
-  `seconds_to_perfect_play` counts from the start of `cartridge run` to the
-  publication of that model.
-- connect4: after CONNECT4_S (BENCH_CONNECT4_SECONDS overrides) the latest model,
-  the same way, plays MATCH_GAMES games against a random player and against a
-  one-ply lookahead player, half from each seat.
+  MCTS (no noise, most visited move, fixed tie-break seed) plays against every
+  reply of the opponent from both seats (`exhaustive_losses`), and so does the
+  network alone (policy argmax, `policy_only_losses`). `seconds_to_perfect_play`
+  (with search) and `seconds_to_perfect_network` (alone) count from the start of
+  `cartridge run` to the publication of the first model with 0 lost lines; it
+  stops at the perfect network, or after TICTACTOE_LIMIT_S.
+- connect4: at 10, 20 and 30 minutes (BENCH_CONNECT4_MINUTES) the newest model is
+  copied to build/bench-learning-connect4/<config>/; after the run each copy is
+  judged with the machine to itself: wrong-outcome rates on Pons' sets
+  (../shared/connect4/moves.jsonl) and on the project's own labelled set
+  (build/connect4_positions.jsonl, when made by scripts/connect4_positions.py), for
+  the network alone and with search. Then every snapshot of every curve kept in
+  results.json is rated in one pool with the anchors (`rate_pool`), so the curves
+  share one Elo scale.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
+import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,6 +42,13 @@ from typing import Any
 
 import numpy as np
 
+from cartridge.arena.agents import PolicyPlayer, search_player
+from cartridge.arena.anchors import anchor_names, make_anchor
+from cartridge.arena.connect4_benchmark import connect4_benchmark, load_labelled_positions
+from cartridge.arena.connect4_solver import solver_installed
+from cartridge.arena.match import play_match_games, summarise
+from cartridge.arena.openings import select_openings
+from cartridge.arena.ratings import PairRecord, fit_ratings
 from cartridge.config import load_settings
 from cartridge.games import get_game
 from cartridge.inference import UniformEvaluator
@@ -40,10 +57,7 @@ from cartridge.mcts import SearchConfig
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from cartridge.players import (
     MctsPlayer,
-    OnePlyPlayer,
-    RandomPlayer,
     exhaustive_losses,
-    play_match,
 )
 
 log = logging.getLogger("bench.learning")
@@ -51,25 +65,63 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config.toml"
 CHECK_INTERVAL = 10.0
 TICTACTOE_LIMIT_S = 600.0
-CONNECT4_S = 1800.0
-MATCH_GAMES = 100
+# Minutes of `cartridge run` at which the newest model is kept and judged.
+CONNECT4_MINUTES = "10,20,30"
+# Configurations the learning sections compare (BENCH_LEARNING_CONFIGS picks them,
+# comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml.
+CONFIGS: dict[str, dict[str, str]] = {"defaults": {}}
+SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
+POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
+PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"
+# The project's own labelled set (scripts/connect4_positions.py; not committed: BitBully).
+OWN_POSITIONS = REPO / "build" / "connect4_positions.jsonl"
+PONS_SETS = {"L3_R1": "End-Easy", "L2_R1": "Middle-Easy", "L2_R2": "Middle-Medium",
+             "L1_R1": "Begin-Easy", "L1_R2": "Begin-Medium", "L1_R3": "Begin-Hard"}
 
 
 def run() -> dict[str, Any]:
-    return {"tictactoe": tictactoe()}
+    return {"tictactoe": {name: tictactoe(CONFIGS[name]) for name in _config_names()}}
 
 
 def run_connect4() -> dict[str, Any]:
-    seconds = float(os.environ.get("BENCH_CONNECT4_SECONDS", CONNECT4_S))
-    return {"connect4": connect4(seconds)}
+    """Curves of the configurations named, then one rating pool over every curve kept
+    (this invocation's and earlier ones'). BENCH_CONNECT4_JUDGE_ONLY=1 judges the
+    snapshots an earlier run left in build/ again, without training."""
+    minutes = os.environ.get("BENCH_CONNECT4_MINUTES", CONNECT4_MINUTES)
+    checkpoints = tuple(60 * float(m) for m in minutes.split(","))
+    earlier = _read_json(REPO / "bench" / "results.json").get("learning_connect4", {})
+    curves = {name: curve for name, curve in earlier.get("connect4", {}).items()
+              if isinstance(curve, dict) and "snapshots" in curve}
+    for name in _config_names():
+        if os.environ.get("BENCH_CONNECT4_JUDGE_ONLY"):
+            curve = _read_json(SNAPSHOTS / name / "curve.json")
+            if not curve:
+                raise ValueError(f"{SNAPSHOTS / name / 'curve.json'}: no saved curve to judge")
+        else:
+            curve = connect4_curve(name, CONFIGS[name], checkpoints)
+        for snapshot in curve["snapshots"]:
+            if snapshot.get("model"):
+                snapshot.update(_judge(REPO / snapshot["model"]))
+        curves[name] = curve
+    return {"connect4": curves, "rating_pool": rate_pool(curves)}
 
 
-def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
+def _config_names() -> list[str]:
+    names = os.environ.get("BENCH_LEARNING_CONFIGS", "defaults").split(",")
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        raise ValueError(f"BENCH_LEARNING_CONFIGS: unknown {', '.join(unknown)}; "
+                         f"known: {', '.join(CONFIGS)}")
+    return names
+
+
+def tictactoe(changes: dict[str, str], limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
     game = get_game("tictactoe")
     config = _search_config()
     checks: list[dict[str, Any]] = []
-    result: dict[str, Any] = {"seconds_to_perfect_play": None}
-    with _training_run(game.id) as (store, process, started):
+    result: dict[str, Any] = {"changes": changes, "seconds_to_perfect_play": None,
+                              "seconds_to_perfect_network": None}
+    with _training_run(game.id, changes) as (store, process, started):
         while time.time() - started < limit_s:
             time.sleep(CHECK_INTERVAL)
             _alive(process)
@@ -89,8 +141,10 @@ def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
                            "policy_only_losses": exhaustive_losses(game, raw)})
             log.info("v%d (step %d): %d lost lines as X, %d as O (policy alone: %d)",
                      info.version, info.step, as_x, as_o, checks[-1]["policy_only_losses"])
-            if as_x + as_o == 0:
+            if as_x + as_o == 0 and result["seconds_to_perfect_play"] is None:
                 result["seconds_to_perfect_play"] = checks[-1]["published_s"]
+            if checks[-1]["policy_only_losses"] == 0:
+                result["seconds_to_perfect_network"] = checks[-1]["published_s"]
                 break
     # Baseline: the same search with the untrained (uniform) evaluator, so the figure
     # shows what training adds to search alone.
@@ -109,39 +163,120 @@ def tictactoe(limit_s: float = TICTACTOE_LIMIT_S) -> dict[str, Any]:
     return result
 
 
-def connect4(seconds: float) -> dict[str, Any]:
+def connect4_curve(name: str, changes: dict[str, str],
+                   checkpoints_s: tuple[float, ...]) -> dict[str, Any]:
+    """`cartridge run` with one configuration, keeping the newest model at each
+    checkpoint; the curve is saved (curve.json beside the models) before judging."""
     game = get_game("connect4")
-    config = _search_config()
-    with _training_run(game.id) as (store, process, started):
-        while time.time() - started < seconds:
-            time.sleep(5.0)
-            _alive(process)
-        _stop(process)  # the matches below get the machine to themselves
-        info = store.latest()
-        if info is None:
-            return {"error": f"no model published in {seconds:.0f} s", "seconds": seconds}
-        evaluator = _evaluator(store, info.version, game)
-        rng = np.random.default_rng(0)
-        agent = MctsPlayer(game, evaluator, config, rng)
-        vs_random = play_match(game, agent, RandomPlayer(game, rng), MATCH_GAMES)
-        vs_one_ply = play_match(game, agent, OnePlyPlayer(game, rng), MATCH_GAMES)
-        # Baseline: the same search with the untrained (uniform) evaluator.
-        uniform = MctsPlayer(game, UniformEvaluator(), config, rng)
-        uniform_vs_one_ply = play_match(game, uniform, OnePlyPlayer(game, rng), MATCH_GAMES)
-    return {
-        "uniform_evaluator_vs_one_ply": str(uniform_vs_one_ply),
-        "uniform_evaluator_win_rate_vs_one_ply": round(
-            uniform_vs_one_ply.wins / uniform_vs_one_ply.games, 3),
-        "seconds": seconds,
-        "version": info.version,
-        "step": info.step,
-        "win_rate_vs_random": round(vs_random.wins / vs_random.games, 3),
-        "vs_random": str(vs_random),
-        "win_rate_vs_one_ply": round(vs_one_ply.wins / vs_one_ply.games, 3),
-        "vs_one_ply": str(vs_one_ply),
-        "games_per_match": MATCH_GAMES,
-        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
-    }
+    out = SNAPSHOTS / name
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    snapshots: list[dict[str, Any]] = []
+    with _training_run(game.id, changes) as (store, process, started):
+        for checkpoint in checkpoints_s:
+            while time.time() - started < checkpoint:
+                time.sleep(2.0)
+                _alive(process)
+            info = store.latest()
+            progress = _read_json(store.root.parent / "status.json")
+            if info is None:
+                snapshots.append({"minutes": checkpoint / 60, "version": None})
+                continue
+            path = out / f"{checkpoint / 60:g}min-v{info.version}.onnx"
+            path.write_bytes(store.load_onnx(info.version))
+            snapshots.append({
+                "minutes": round(checkpoint / 60, 2), "version": info.version,
+                "step": info.step, "published_s": round(info.created_at - started, 1),
+                "games": progress.get("games"), "positions": progress.get("positions"),
+                "model": str(path.relative_to(REPO))})
+            log.info("%s: %g min: v%d (step %d), %s games", name, checkpoint / 60,
+                     info.version, info.step, progress.get("games"))
+    curve = {"changes": changes, "snapshots": snapshots}
+    (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
+    return curve
+
+
+def rate_pool(curves: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One Elo scale for every snapshot of every curve and the anchors (random = 0):
+    each snapshot plays every anchor, its predecessor in its curve and the snapshot at
+    the same minute of the other curves; POOL_OPENINGS openings from both seats, the
+    arena's search. Ratings fitted by Bradley-Terry over all games (arena/ratings.py)."""
+    game = get_game("connect4")
+    rng = np.random.default_rng(0)
+    settings = load_settings(CONFIG, environ={})
+    anchors = anchor_names(game.id, connect4_solver=solver_installed())
+    players: dict[str, Any] = {name: make_anchor(name, game, rng) for name in anchors}
+    by_minute: dict[float, list[str]] = {}
+    pairs = list(itertools.pairwise(anchors))
+    for config, curve in curves.items():
+        previous = None
+        for snapshot in curve["snapshots"]:
+            if not snapshot.get("model"):
+                continue
+            name = f"{config}@{snapshot['minutes']:g}min"
+            evaluator = OnnxEvaluator((REPO / snapshot["model"]).read_bytes(), game=game,
+                                      model_version=0, provider="cpu", intra_op_threads=0)
+            players[name] = search_player(game, evaluator, _search_config(),
+                                          settings.arena.num_simulations, rng)
+            pairs += [(name, anchor) for anchor in anchors]
+            pairs += [(name, other) for other in by_minute.get(snapshot["minutes"], [])]
+            if previous:
+                pairs.append((name, previous))
+            by_minute.setdefault(snapshot["minutes"], []).append(name)
+            previous = name
+    openings = select_openings(game.id, POOL_OPENINGS)
+    records = []
+    for a, b in pairs:
+        result = summarise(play_match_games(game, players[a], players[b], openings))
+        records.append(PairRecord(a, b, result.games, result.wins + result.draws / 2))
+        log.info("pool: %s vs %s: %s", a, b, result)
+    fit = fit_ratings(records)
+    return {"openings": len(openings), "games_per_match": 2 * len(openings),
+            "ratings": {name: {"elo": round(r.elo), "interval": round(r.interval),
+                               "games": r.games} for name, r in fit.ratings.items()},
+            "matches": [{"a": r.player_a, "b": r.player_b, "games": r.games,
+                         "score_a": r.score_a} for r in records]}
+
+
+def _judge(model: Path) -> dict[str, Any]:
+    """Wrong-outcome rates of one model, network alone and with the arena's search:
+    by Pons set (`../shared/connect4`) and, when present, on the project's own set."""
+    game = get_game("connect4")
+    settings = load_settings(CONFIG, environ={})
+    evaluator = OnnxEvaluator(model.read_bytes(), game=game, model_version=0,
+                              provider="cpu", intra_op_threads=0)
+    agents = {"network": PolicyPlayer(game, evaluator),
+              "search": search_player(game, evaluator, _search_config(),
+                                      settings.arena.num_simulations,
+                                      np.random.default_rng(0))}
+    judged: dict[str, Any] = {"search_simulations": settings.arena.num_simulations}
+    sets = {"pons": PONS, "own": OWN_POSITIONS}
+    for set_name, path in sets.items():
+        if not path.exists():
+            judged[set_name] = f"{path} not found"
+            continue
+        positions, groups = _labelled(path, set_name)
+        for agent_name, agent in agents.items():
+            rates = connect4_benchmark(agent, positions, groups=groups)
+            judged[f"{set_name}_{agent_name}"] = {
+                group: round(100 * result.mistake_rate, 1) for group, result in rates.items()}
+    return judged
+
+
+def _labelled(path: Path, set_name: str) -> tuple[list[Any], list[str] | None]:
+    """Positions and their groups: Pons' set names (End-Easy...) or None (by stage)."""
+    positions = load_labelled_positions(path)
+    if set_name != "pons":
+        return positions, None
+    lines = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return positions, [PONS_SETS.get(line["set"], line["set"]) for line in lines]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def _search_config() -> SearchConfig:

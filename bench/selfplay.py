@@ -10,6 +10,10 @@ in inference, i.e. 1 - search overhead.
 `connect4.threads`: the same for 1 and 2 ONNX Runtime threads, with spinning on and
 off (the [inference] keys), so the thread and spinning choices rest on figures. With
 one thread the pool is empty and spinning is moot; it is measured anyway as a control.
+
+`connect4.playout_cap`: the same with playout cap randomization (KataGo's 0.25 of moves
+in full, the rest a fast search of 50 simulations): recorded positions/s, moves/s and
+finished games/s against the default (every move full), which sets [selfplay]'s trade.
 """
 
 from __future__ import annotations
@@ -25,13 +29,14 @@ from cartridge.games import get_game
 from cartridge.inference.onnx import OnnxEvaluator, evaluator_from_settings
 from cartridge.mcts import SearchConfig
 from cartridge.network import build_network, export_onnx
-from cartridge.selfplay import SelfPlay
+from cartridge.selfplay import PlayoutCap, SelfPlay
 from cartridge.threads import resolve_inference
 
 log = logging.getLogger("bench.selfplay")
 CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 MEASURE_S = 30.0
 WARMUP_STEPS = 2
+EVERY_MOVE_FULL = PlayoutCap()  # playout cap randomization off, the default
 
 
 class CountingEvaluator:
@@ -58,7 +63,7 @@ class CountingEvaluator:
 
 
 def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
-            spinning: str = "auto") -> dict:
+            spinning: str = "auto", playout_cap: PlayoutCap = EVERY_MOVE_FULL) -> dict:
     settings = load_settings(CONFIG, environ={})
     game = get_game(env_id)
     network = settings.network.for_game(env_id)
@@ -70,17 +75,19 @@ def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
     evaluator = CountingEvaluator(inner)
     config = SearchConfig.from_settings(settings.mcts)
     selfplay = SelfPlay(game, evaluator, config, concurrent_games=settings.actor.concurrent_games,
-                        actor_id="bench", rng=np.random.default_rng(0))
+                        actor_id="bench", rng=np.random.default_rng(0), playout_cap=playout_cap)
     for _ in range(WARMUP_STEPS):
         selfplay.step()
     evaluator.reset()
-    positions_before = selfplay.positions_played
+    positions_before, games_before = selfplay.positions_played, selfplay.games_finished
+    fast_before = selfplay.fast_moves
     started = time.perf_counter()
-    games = 0
     while time.perf_counter() - started < measure_s:
-        games += len(selfplay.step())
+        selfplay.step()
     elapsed = time.perf_counter() - started
     positions = selfplay.positions_played - positions_before
+    moves = positions + selfplay.fast_moves - fast_before
+    games = selfplay.games_finished - games_before
     evals_per_s = evaluator.positions / elapsed
     mean_batch = evaluator.positions / max(evaluator.calls, 1)
     ceiling = _ceiling(inner, game, round(mean_batch), seconds=min(10.0, measure_s / 3))
@@ -90,8 +97,12 @@ def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
         "network": network.model_dump(),
         "num_simulations": config.num_simulations,
         "concurrent_games": settings.actor.concurrent_games,
-        "positions_per_s": round(positions / elapsed, 2),
+        "full_search_fraction": playout_cap.full_search_fraction,
+        "fast_simulations": playout_cap.fast_simulations if playout_cap.on else None,
+        "positions_per_s": round(positions / elapsed, 2),  # recorded positions
+        "moves_per_s": round(moves / elapsed, 2),  # every move played, full or fast
         "games_finished": games,
+        "games_per_s": round(games / elapsed, 3),
         "evals_per_s": round(evals_per_s, 1),
         "mean_batch": round(mean_batch, 1),
         "inference_share": round(evaluator.seconds / elapsed, 3),
@@ -120,5 +131,7 @@ def run() -> dict:
     variants = {f"{threads}_threads_spinning_{spinning}": measure(
                     "connect4", measure_s=20.0, threads=threads, spinning=spinning)
                 for threads in (1, 2) for spinning in ("on", "off")}
+    playout_cap = measure("connect4", measure_s=20.0,
+                          playout_cap=PlayoutCap(full_search_fraction=0.25, fast_simulations=50))
     tictactoe = measure("tictactoe", measure_s=15.0)
-    return {**connect4, "threads": variants, "tictactoe": tictactoe}
+    return {**connect4, "threads": variants, "playout_cap": playout_cap, "tictactoe": tictactoe}

@@ -29,10 +29,12 @@ import logging
 import os
 import random
 import sys
+import time
 from pathlib import Path
 
 log = logging.getLogger("connect4_positions")
 
+PROGRESS_EVERY = 10
 STAGE_PLIES = {"beginning": (4, 14), "middle": (15, 28), "end": (29, 40)}
 
 
@@ -52,6 +54,7 @@ def main() -> int:
     rng = random.Random(args.seed)
     seen: set[str] = set()
     lines = []
+    started = time.monotonic()
     for stage, (low, high) in STAGE_PLIES.items():
         kept = 0
         while kept < args.per_stage:
@@ -64,6 +67,9 @@ def main() -> int:
             seen.add("".join(map(str, moves)))
             lines.append(_record(moves, scores, stage))
             kept += 1
+            if kept % PROGRESS_EVERY == 0:  # early positions take the solver seconds each
+                log.info("%s: %d of %d positions (%.0f s)", stage, kept, args.per_stage,
+                         time.monotonic() - started)
         log.info("%s: %d positions", stage, kept)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     temporary = args.out.with_name(f".{args.out.name}.tmp")

@@ -1,6 +1,7 @@
 """Self-play (cartridge.selfplay) with the uniform evaluator on every game: the records
-it writes, whose outcomes, policies and model versions they hold, draining, and root
-noise in self-play only (never in evaluation-mode search)."""
+it writes, whose outcomes, policies and model versions they hold, draining, root
+noise in self-play only (never in evaluation-mode search), and playout cap
+randomization (full searches recorded, fast ones played only)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ import pytest
 from cartridge.games import Game, get_game
 from cartridge.games.registry import GAME_IDS
 from cartridge.inference import UniformEvaluator
-from cartridge.mcts import BatchedMcts, GumbelMcts, SearchConfig, SearchResult
+from cartridge.mcts import BatchedMcts, GumbelMcts, SearchConfig, SearchResult, choose_actions
 from cartridge.play import answer_positions
 from cartridge.players import MctsPlayer
 from cartridge.replay.base import GameRecord
-from cartridge.selfplay import SelfPlay
+from cartridge.selfplay import PlayoutCap, SelfPlay
 
 SIMS = 8
 
@@ -31,10 +32,11 @@ class VersionedUniform(UniformEvaluator):
 
 
 def make_selfplay(env_id: str, *, games: int = 3, seed: int = 0, evaluator: Any = None,
-                  **config: Any) -> SelfPlay:
+                  playout_cap: PlayoutCap | None = None, **config: Any) -> SelfPlay:
     return SelfPlay(get_game(env_id), evaluator or UniformEvaluator(),
                     SearchConfig(num_simulations=SIMS, **config), concurrent_games=games,
-                    actor_id="test-actor", rng=np.random.default_rng(seed))
+                    actor_id="test-actor", rng=np.random.default_rng(seed),
+                    playout_cap=playout_cap or PlayoutCap())
 
 
 class Recorder:
@@ -54,6 +56,8 @@ class Recorder:
         self.visits: list[list[np.ndarray]] = [[] for _ in range(mcts.num_slots)]
         self.chosen: list[list[int]] = [[] for _ in range(mcts.num_slots)]  # result.actions
         self.uniform_priors: list[bool] = []  # per search and slot: no noise at the root
+        self.searches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # slots, budgets,
+        # and for each slot whether its root priors are the evaluator's (no noise)
         advance, search = mcts.advance, mcts.search
 
         def recording_advance(slot: int, action: int) -> Any:
@@ -62,13 +66,19 @@ class Recorder:
             self.actions[slot].append(int(action))
             return state
 
-        def recording_search(slots: np.ndarray | None = None) -> SearchResult:
-            result = search(slots)
+        def recording_search(slots: np.ndarray | None = None,
+                             simulations: np.ndarray | None = None) -> SearchResult:
+            result = search(slots, simulations)
             for row, slot in enumerate(result.slots):
                 self.visits[int(slot)].append(result.visits[row].copy())
                 if result.actions is not None:
                     self.chosen[int(slot)].append(int(result.actions[row]))
             self.uniform_priors.append(uniform_root_priors(mcts, result.slots))
+            budgets = (np.full(len(result.slots), mcts.config.num_simulations)
+                       if simulations is None else np.asarray(simulations).copy())
+            clean = np.array([uniform_root_priors(mcts, np.array([slot]))
+                              for slot in result.slots], dtype=bool)
+            self.searches.append((result.slots.copy(), budgets, clean))
             return result
 
         mcts.advance = recording_advance  # type: ignore[method-assign]
@@ -322,3 +332,147 @@ def test_the_prior_check_sees_root_noise() -> None:
     mcts.reset(0, game.initial_state())
     mcts.search()
     assert not uniform_root_priors(mcts, np.arange(1))
+
+
+# -------------------------------------------------------------- playout cap randomization
+
+
+def make_capped(env_id: str, fraction: float, fast: int, **kwargs: Any) -> SelfPlay:
+    return make_selfplay(env_id, playout_cap=PlayoutCap(full_search_fraction=fraction,
+                                                        fast_simulations=fast), **kwargs)
+
+
+def moves_by_slot(recorder: Recorder) -> list[list[tuple[int, bool]]]:
+    """Per slot, each move's (budget, whether its root priors were free of noise), in order."""
+    moves: list[list[tuple[int, bool]]] = [[] for _ in recorder.states]
+    for slots, budgets, clean in recorder.searches:
+        for slot, budget, no_noise in zip(slots, budgets, clean, strict=True):
+            moves[int(slot)].append((int(budget), bool(no_noise)))
+    return moves
+
+
+def plain_selfplay(env_id: str, games: int, seed: int) -> list[list[np.ndarray]]:
+    """Self-play as it was before playout caps: every move searched in full, every
+    position recorded. Per slot, the observation and policy of each position."""
+    game = get_game(env_id)
+    rng = np.random.default_rng(seed)
+    config = SearchConfig(num_simulations=SIMS)
+    mcts = BatchedMcts(game, UniformEvaluator(), config, num_slots=games, rng=rng,
+                       add_noise=True)
+    for slot in range(games):
+        mcts.reset(slot, game.initial_state())
+    plies = np.zeros(games, dtype=np.int64)
+    played: list[list[np.ndarray]] = [[] for _ in range(games)]
+    while mcts.active.any():
+        result = mcts.search()
+        actions = choose_actions(result.visits, plies[result.slots], config.temp_threshold, rng)
+        for row, slot in enumerate(result.slots):
+            root = mcts.root_state(int(slot))
+            played[slot].append(np.concatenate([game.encode(root).ravel(), result.visits[row]]))
+            plies[slot] += 1
+            if game.is_terminal(mcts.advance(int(slot), int(actions[row]))):
+                mcts.release(int(slot))
+    return played
+
+
+def test_fraction_one_records_exactly_what_self_play_recorded_before() -> None:
+    selfplay = make_capped("connect4", 1.0, 2, games=4, seed=6)
+    records = drain(selfplay)
+    recorded = sorted(np.concatenate([r.observations.reshape(r.num_positions, -1),
+                                      r.policies], axis=1).tobytes() for r in records)
+    before = sorted(np.stack(positions).astype(np.float32).tobytes()
+                    for positions in plain_selfplay("connect4", 4, seed=6))
+    assert recorded == before
+    assert selfplay.fast_moves == 0
+
+
+def test_a_quarter_of_moves_are_searched_in_full_and_only_those_recorded() -> None:
+    game = get_game("connect4")
+    selfplay = make_capped("connect4", 0.25, 2, games=16, seed=5)
+    recorder = Recorder(selfplay)
+    records = drain(selfplay)
+    moves = moves_by_slot(recorder)
+    total = sum(len(m) for m in moves)
+    full = sum(budget == SIMS for m in moves for budget, _ in m)
+    assert {budget for m in moves for budget, _ in m} == {SIMS, 2}
+    assert selfplay.positions_played == full == sum(r.num_positions for r in records)
+    assert selfplay.fast_moves == total - full
+    assert selfplay.games_finished == 16
+    assert 0.15 < full / total < 0.35, (full, total)  # seeded: the same count every run
+    by_observations = {}
+    for slot, slot_moves in enumerate(moves):
+        rows = [i for i, (budget, _) in enumerate(slot_moves) if budget == SIMS]
+        if rows:
+            states = recorder.states[slot]
+            observations = game.encode_batch([states[i] for i in rows]).astype(np.float32)
+            by_observations[observations.tobytes()] = (slot, rows)
+    assert len(records) == len(by_observations)
+    for record in records:
+        slot, rows = by_observations[record.observations.tobytes()]
+        np.testing.assert_array_equal(record.policies,
+                                      np.stack([recorder.visits[slot][i] for i in rows]))
+        final = recorder.states[slot][-1]
+        value = game.terminal_value(final)
+        expected = [value if game.to_play(recorder.states[slot][i]) == game.to_play(final)
+                    else -value for i in rows]
+        np.testing.assert_array_equal(record.outcomes, np.asarray(expected, np.float32))
+
+
+def test_fast_moves_have_no_root_noise_and_take_the_most_visited_move() -> None:
+    game = get_game("connect4")
+    selfplay = make_capped("connect4", 0.25, 3, games=8, seed=7, temp_threshold=1000,
+                           dirichlet_epsilon=0.5)
+    recorder = Recorder(selfplay)
+    drain(selfplay)
+    greedy: dict[bool, list[bool]] = {True: [], False: []}  # fast -> took a most visited move
+    for slot, slot_moves in enumerate(moves_by_slot(recorder)):
+        for i, (budget, no_noise) in enumerate(slot_moves):
+            fast = budget == 3
+            if len(game.legal_actions(recorder.states[slot][i])) > 1:  # noise shows
+                assert no_noise == fast, (slot, i, budget)
+            visits = recorder.visits[slot][i]
+            greedy[fast].append(bool(visits[recorder.actions[slot][i]] == visits.max()))
+    assert greedy[True] and all(greedy[True])
+    assert not all(greedy[False])  # full moves sample at temperature 1 (threshold 1000)
+
+
+def test_a_game_with_only_fast_moves_is_counted_but_never_recorded() -> None:
+    selfplay = make_capped("tictactoe", 0.05, 2, games=12, seed=8)
+    records = drain(selfplay)
+    assert selfplay.games_finished == 12
+    assert 0 < len(records) < 12
+    assert all(r.num_positions >= 1 for r in records)
+
+
+class CountingUniform(UniformEvaluator):
+    def __init__(self) -> None:
+        self.calls = 0
+        self.positions = 0
+
+    def evaluate(self, observations: np.ndarray, legal_masks: np.ndarray) -> Any:
+        self.calls += 1
+        self.positions += len(observations)
+        return super().evaluate(observations, legal_masks)
+
+
+def test_playout_caps_finish_many_more_games_per_evaluated_position() -> None:
+    per_position = {}
+    for fraction in (1.0, 0.25):
+        evaluator = CountingUniform()
+        selfplay = make_capped("connect4", fraction, 2, games=16, seed=9, evaluator=evaluator)
+        drain(selfplay)
+        per_position[fraction] = selfplay.games_finished / evaluator.positions
+    # Fast moves cost 2 simulations instead of 8: about 8 / (0.25 * 8 + 0.75 * 2) = 2.3x.
+    assert per_position[0.25] > 1.8 * per_position[1.0], per_position
+
+
+def test_bad_playout_caps_are_refused() -> None:
+    with pytest.raises(ValueError, match="full_search_fraction"):
+        PlayoutCap(full_search_fraction=0.0)
+    with pytest.raises(ValueError, match="full_search_fraction"):
+        PlayoutCap(full_search_fraction=1.5)
+    with pytest.raises(ValueError, match="fast_simulations"):
+        PlayoutCap(fast_simulations=0)
+    with pytest.raises(ValueError, match="fast_simulations"):
+        make_capped("tictactoe", 0.5, SIMS)  # as long as a full search: not a fast one
+    make_capped("tictactoe", 1.0, SIMS + 1)  # off: the fast budget is never used

@@ -76,6 +76,11 @@ class ActorMetrics:
         self.positions = Counter("cartridge_actor_positions",
                                  "Positions in finished self-play games", ["game"],
                                  registry=r).labels(game)
+        self.fast_moves = Counter(
+            "cartridge_actor_fast_moves",
+            "Self-play moves played with the fast search and not recorded (playout cap "
+            "randomization, [selfplay] full_search_fraction < 1)", ["game"],
+            registry=r).labels(game)
         self.model_version = Gauge("cartridge_actor_model_version",
                                    "Model version self-play uses now (0 = uniform bootstrap)",
                                    ["game"], registry=r).labels(game)
@@ -97,6 +102,7 @@ class ActorMetrics:
     # -- self-play ------------------------------------------------------------
 
     def game_finished(self, positions: int) -> None:
+        """A finished game and its recorded positions (0: every move was fast)."""
         self.games.inc()
         self.positions.inc(positions)
 
@@ -192,7 +198,8 @@ class TrainerMetrics:
                                    ["game"], registry=r).labels(game)
         self.checkpoint_duration = Histogram(
             "cartridge_trainer_checkpoint_duration_seconds",
-            "Seconds to capture a checkpoint and export ONNX", ["game"],
+            "Seconds to capture a checkpoint and export ONNX (and quantize it to int8)",
+            ["game"],
             buckets=_LATENCY_BUCKETS, registry=r).labels(game)
         self.publish_duration = Histogram(
             "cartridge_trainer_publish_duration_seconds",
@@ -269,9 +276,11 @@ class _TimedPublishStore(ModelStore):
         self._duration = duration
 
     def publish(self, onnx: bytes, checkpoint: bytes, *, step: int,
-                network: dict[str, Any], run: dict[str, Any] | None = None) -> ModelInfo:
+                network: dict[str, Any], run: dict[str, Any] | None = None,
+                int8: bytes | None = None) -> ModelInfo:
         with self._duration.time():
-            return self.inner.publish(onnx, checkpoint, step=step, network=network, run=run)
+            return self.inner.publish(onnx, checkpoint, step=step, network=network, run=run,
+                                      int8=int8)
 
     def pointer(self, name: Pointer = "latest") -> int | None:
         return self.inner.pointer(name)
@@ -281,6 +290,9 @@ class _TimedPublishStore(ModelStore):
 
     def load_onnx(self, version: int) -> bytes:
         return self.inner.load_onnx(version)
+
+    def load_int8(self, version: int) -> bytes:
+        return self.inner.load_int8(version)
 
     def load_checkpoint(self, version: int) -> bytes:
         return self.inner.load_checkpoint(version)

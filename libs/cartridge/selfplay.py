@@ -6,6 +6,13 @@ records (observation, legal mask, policy target, model version) for the position
 and returns the games that finished as `GameRecord`s, whose outcomes are from each
 mover's point of view. Finished slots restart at once with a new game, so the batch
 stays full.
+
+Playout cap randomization (KataGo: Wu 2019, "Accelerating Self-Play Learning in
+Go"): with `full_search_fraction` < 1, each move is a full search (num_simulations,
+root noise, temperature schedule, recorded) with that probability, else a fast one
+(`fast_simulations`, no noise, the most visited move, not recorded). Games get
+more moves per evaluation; only full searches make training targets. A game whose
+every move was fast has nothing to record and is only counted.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +28,30 @@ from cartridge.games.base import Game
 from cartridge.inference.base import Evaluator
 from cartridge.mcts import SearchConfig, choose_actions, make_search
 from cartridge.replay.base import GameRecord
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlayoutCap:
+    """Playout cap randomization knobs (see config.toml [selfplay]); the default is off."""
+
+    full_search_fraction: float = 1.0  # chance a move gets the full, recorded search
+    fast_simulations: int = 50  # simulations of the other moves (fast, not recorded)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.full_search_fraction <= 1:
+            raise ValueError(f"full_search_fraction must be in (0, 1], "
+                             f"got {self.full_search_fraction}")
+        if self.fast_simulations < 1:
+            raise ValueError(f"fast_simulations must be >= 1, got {self.fast_simulations}")
+
+    @property
+    def on(self) -> bool:
+        return self.full_search_fraction < 1
+
+    @classmethod
+    def from_settings(cls, section: Any) -> PlayoutCap:
+        """From the [selfplay] settings section (a pydantic model with the same keys)."""
+        return cls(**section.model_dump())
 
 
 @dataclass
@@ -41,9 +73,15 @@ class SelfPlay:
         concurrent_games: int,
         actor_id: str,
         rng: np.random.Generator,
+        playout_cap: PlayoutCap = PlayoutCap(),
     ) -> None:
+        if playout_cap.on and playout_cap.fast_simulations >= config.num_simulations:
+            # The search tells a fast move (no root noise) from a full one by its budget.
+            raise ValueError(f"fast_simulations ({playout_cap.fast_simulations}) must be "
+                             f"less than num_simulations ({config.num_simulations})")
         self.game = game
         self.config = config
+        self.playout_cap = playout_cap
         self.actor_id = actor_id
         self.rng = rng
         self.mcts = make_search(
@@ -51,7 +89,9 @@ class SelfPlay:
         )
         self.trajectories = [_Trajectory() for _ in range(concurrent_games)]
         self.plies = np.zeros(concurrent_games, dtype=np.int64)
-        self.positions_played = 0
+        self.positions_played = 0  # moves searched in full and recorded
+        self.fast_moves = 0  # moves searched fast and not recorded
+        self.games_finished = 0  # every finished game, also those with nothing recorded
         for slot in range(concurrent_games):
             self._new_game(slot)
 
@@ -64,40 +104,57 @@ class SelfPlay:
         self.mcts.evaluator = evaluator
 
     def step(self, *, restart_finished: bool = True) -> list[GameRecord]:
-        """One move in every active game; the games that ended with it.
+        """One move in every active game; the games that ended with it and recorded
+        at least one position (`games_finished` counts them all).
 
         With `restart_finished=False` finished slots stay empty (to drain before exit).
         """
-        result = self.mcts.search()
-        if len(result.slots) == 0:
+        slots = np.flatnonzero(self.mcts.active)
+        if len(slots) == 0:
             return []
+        full = self._full_searches(len(slots))
+        result = self.mcts.search(
+            slots, np.where(full, self.config.num_simulations, self.playout_cap.fast_simulations))
         actions = result.actions
         if actions is None:
-            actions = choose_actions(result.visits, self.plies[result.slots],
-                                     self.config.temp_threshold, self.rng)
+            # Fast moves take the most visited move, as full moves do past the sampled plies.
+            plies = np.where(full, self.plies[slots], self.config.temp_threshold)
+            actions = choose_actions(result.visits, plies, self.config.temp_threshold, self.rng)
         version = int(self.evaluator.model_version)
-        roots = [self.mcts.root_state(int(slot)) for slot in result.slots]
-        observations = self.game.encode_batch(roots)
-        masks = self.game.legal_mask_batch(roots)
+        roots = [self.mcts.root_state(int(slot)) for slot in slots]
+        if full.any():  # encoded for the recorded positions only; [recorded[row]] is row's
+            recorded = np.cumsum(full) - 1
+            kept = [roots[row] for row in np.flatnonzero(full)]
+            observations, masks = self.game.encode_batch(kept), self.game.legal_mask_batch(kept)
         finished = []
-        for row, slot in enumerate(result.slots):
+        for row, slot in enumerate(slots):
             slot = int(slot)
             trajectory = self.trajectories[slot]
-            state = roots[row]
-            trajectory.observations.append(observations[row])
-            trajectory.masks.append(masks[row])
-            trajectory.policies.append(result.visits[row])
-            trajectory.movers.append(self.game.to_play(state))
-            trajectory.versions.append(version)
+            if full[row]:
+                trajectory.observations.append(observations[recorded[row]])
+                trajectory.masks.append(masks[recorded[row]])
+                trajectory.policies.append(result.visits[row])
+                trajectory.movers.append(self.game.to_play(roots[row]))
+                trajectory.versions.append(version)
+                self.positions_played += 1
+            else:
+                self.fast_moves += 1
             state = self.mcts.advance(slot, int(actions[row]))
             self.plies[slot] += 1
-            self.positions_played += 1
             if self.game.is_terminal(state):
-                finished.append(self._record(trajectory, state))
+                self.games_finished += 1
+                if trajectory.movers:
+                    finished.append(self._record(trajectory, state))
                 self.mcts.release(slot)
                 if restart_finished:
                     self._new_game(slot)
         return finished
+
+    def _full_searches(self, count: int) -> np.ndarray:
+        """Which of `count` moves get the full search; all of them (no draw) when off."""
+        if not self.playout_cap.on:
+            return np.ones(count, dtype=bool)
+        return self.rng.random(count) < self.playout_cap.full_search_fraction
 
     @property
     def games_in_flight(self) -> int:

@@ -17,11 +17,12 @@ FAST_MCTS = {"num_simulations": 8}
 
 @pytest.fixture
 def settings_for(tmp_path: Path):
-    def make(**actor: object) -> Settings:
+    def make(selfplay: dict[str, object] | None = None, **actor: object) -> Settings:
         return load_settings(REPO / "config.toml", {
             "common": {"data_dir": tmp_path / "data"},
             "actor": {**FAST, **actor},
             "mcts": FAST_MCTS,
+            "selfplay": selfplay or {},
             "inference": {"intra_op_threads": 1},
         })
     return make

@@ -60,6 +60,22 @@ def test_plays_with_the_uniform_evaluator_before_any_model(settings_for) -> None
     assert {g.actor_id for g in games} == {"a1"}
 
 
+def test_playout_caps_write_only_the_fully_searched_positions(settings_for) -> None:
+    settings = settings_for(max_episodes=12, seed=3,
+                            selfplay={"full_search_fraction": 0.25, "fast_simulations": 4})
+    stats = run_actor(settings, "a1", threading.Event())
+    games = read_games(settings.common.data_dir / "replay.db")
+    assert games and stats.games == len(games) <= 12
+    skipped = 0
+    for stored in games:
+        # Stones on the board: the moves played before each recorded position.
+        plies = [int(observation.sum()) for observation in stored.observations]
+        assert stored.num_positions >= 1
+        assert plies == sorted(set(plies))  # positions of one game, in the order played
+        skipped += plies[-1] + 1 - stored.num_positions  # moves up to the last, unrecorded
+    assert skipped > sum(g.num_positions for g in games)  # most moves were fast
+
+
 def test_hot_reloads_a_published_model_without_dropping_games(settings_for) -> None:
     settings = settings_for()
     store = FilesystemModelStore(settings.common.data_dir / "models", "tictactoe")

@@ -51,11 +51,13 @@ def test_every_anchor_of_every_game_plays_legal_moves(env_id) -> None:
         assert action in game.legal_actions(state)
 
 
-def test_perfect_anchor_exists_only_for_tictactoe() -> None:
+def test_the_perfect_connect4_anchor_is_rated_only_with_the_solver_on() -> None:
     assert "perfect" in anchor_names("tictactoe")
     assert "perfect" not in anchor_names("connect4")
-    with pytest.raises(ValueError, match="no anchor 'perfect' for connect4"):
-        make_anchor("perfect", CONNECT4, rng())
+    assert "perfect" in anchor_names("connect4", connect4_solver=True)
+    assert "perfect" not in anchor_names("othello", connect4_solver=True)
+    with pytest.raises(ValueError, match="no anchor 'perfect' for othello"):
+        make_anchor("perfect", get_game("othello"), rng())
 
 
 def test_perfect_anchor_gets_at_least_the_value_of_every_opening() -> None:

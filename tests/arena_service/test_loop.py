@@ -265,3 +265,19 @@ def test_the_arena_runs_on_a_postgres_journal(tmp_path: Path, postgres_db_url: s
         assert decision.candidate == 2
         assert store.pointer("best") == (2 if decision.passed else None)
     assert not (tmp_path / "journal.db").exists()
+
+
+def test_the_connect4_solver_key_adds_the_perfect_anchor(tmp_path: Path) -> None:
+    settings = arena_settings(tmp_path, "connect4", connect4_solver=True)
+    assert "perfect" in make_arena(settings).anchors
+    assert "perfect" not in make_arena(arena_settings(tmp_path, "connect4")).anchors
+
+
+def test_the_connect4_solver_key_without_bitbully_is_named_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # BitBully is installed here (a dev dependency): pretend it is not.
+    monkeypatch.setattr("arena.loop.solver_installed", lambda: False)
+    settings = arena_settings(tmp_path, "connect4", connect4_solver=True)
+    with pytest.raises(ValueError, match=r"\[arena\] connect4_solver = true: pip install"):
+        make_arena(settings)

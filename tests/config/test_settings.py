@@ -134,6 +134,11 @@ BAD_VALUES = [
     ("mcts", "gumbel_considered", "0", "greater than or equal to 1"),
     ("mcts", "gumbel_c_visit", "-1", "greater than or equal to 0"),
     ("mcts", "gumbel_c_scale", "0", "greater than 0"),
+    ("selfplay", "full_search_fraction", "0", "greater than 0"),
+    ("selfplay", "full_search_fraction", "1.5", "less than or equal to 1"),
+    ("selfplay", "fast_simulations", "0", "greater than or equal to 1"),
+    ("inference", "precision", "fp16", "'fp32' or 'int8'"),
+    ("training", "publish_int8", "sometimes", "valid boolean"),
 ]
 
 
@@ -165,6 +170,28 @@ def test_bad_value_in_the_file_names_the_key_and_the_file(tmp_path: Path) -> Non
         load_settings(path, environ={})
     assert "mcts.c_puct = -1.5" in str(caught.value)
     assert str(path) in str(caught.value)
+
+
+def test_playout_caps_are_off_by_default_and_set_by_their_keys() -> None:
+    settings = load_settings(CONFIG, environ={})
+    assert settings.selfplay.full_search_fraction == 1.0
+    assert settings.selfplay.fast_simulations == 50
+    settings = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
+                                              "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "40"})
+    assert settings.selfplay.full_search_fraction == 0.25
+    assert settings.selfplay.fast_simulations == 40
+
+
+def test_a_fast_search_as_long_as_the_full_one_is_refused_naming_both_keys() -> None:
+    environ = {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
+               "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "200"}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(CONFIG, environ=environ)
+    assert "selfplay.fast_simulations = 200" in str(caught.value)
+    assert "mcts.num_simulations = 200" in str(caught.value)
+    # Off (fraction 1), the fast budget is never used: small test searches stay valid.
+    small = load_settings(CONFIG, {"mcts": {"num_simulations": 8}}, environ={})
+    assert small.selfplay.fast_simulations > small.mcts.num_simulations
 
 
 # ------------------------------------------------------------------------------- paths

@@ -73,8 +73,7 @@ def search(env_id, lines, *, evaluator=None, noise=False, seed=0, simulations=No
                        rng=np.random.default_rng(seed), add_noise=noise)
     for slot, actions in enumerate(lines):
         mcts.reset(slot, game.apply_all(actions))
-    # PUCT's search has no per-slot budgets (yet): ask for them only when given.
-    return mcts, (mcts.search() if simulations is None else mcts.search(simulations=simulations))
+    return mcts, mcts.search(simulations=simulations)
 
 
 def puct_choice(env_id, actions, evaluator, budget):
@@ -144,7 +143,7 @@ def test_bad_per_slot_budgets_are_refused(bad):
                       rng=np.random.default_rng(0), add_noise=False)
     mcts.reset(0, game.initial_state())
     mcts.reset(1, game.initial_state())
-    with pytest.raises(ValueError, match="simulations"):
+    with pytest.raises(ValueError, match="simulation budgets"):
         mcts.search(simulations=np.array(bad))
 
 

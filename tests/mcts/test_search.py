@@ -168,6 +168,76 @@ def test_searching_a_finished_game_is_an_error():
         mcts.search(np.array([0]))
 
 
+# ------------------------------------------------------------ per-slot simulation budgets
+def test_each_slot_gets_its_own_budget_on_top_of_reused_visits():
+    game = get_game("connect4")
+    mcts, _ = search_once("connect4", [[], [3], [3, 3]], num_simulations=40)
+    mcts.advance(0, int(mcts.N[0, 0].argmax()))  # slot 0 keeps a subtree with visits
+    reused = mcts.N[:, 0].sum(axis=1)
+    assert reused[0] > 0
+    mcts.reset(1, game.apply_all([2]))  # slot 1 starts fresh
+    result = mcts.search(np.array([0, 1, 2]), np.array([40, 5, 17]))
+    np.testing.assert_array_equal(mcts.N[:, 0].sum(axis=1) - [reused[0], 0, reused[2]],
+                                  [40, 5, 17])
+    np.testing.assert_allclose(result.visits.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_a_spent_budget_leaves_the_lock_step_and_the_evaluator_batches():
+    evaluator = CountingEvaluator()
+    game = get_game("connect4")
+    mcts = BatchedMcts(game, evaluator, SearchConfig(num_simulations=10), num_slots=3,
+                       rng=np.random.default_rng(0), add_noise=False)
+    for slot, line in enumerate([[0], [3, 3], [6, 6, 6]]):
+        mcts.reset(slot, game.apply_all(line))
+    budgets = np.array([2, 5, 10])
+    mcts.search(np.arange(3), budgets)
+    # One call for the roots, then one per simulation step of the longest budget,
+    # each for the slots still going only.
+    assert len(evaluator.batches) == 1 + 10
+    assert evaluator.batches[0] == 3
+    going = [int((budgets > step).sum()) for step in range(10)]
+    assert all(0 < size <= n for size, n in zip(evaluator.batches[1:], going, strict=True))
+    assert evaluator.batches[1 + 5:] == [1] * 5  # only the 10-budget slot is left
+
+
+def _fresh(num_slots, seed, **knobs):
+    game = get_game("connect4")
+    mcts = BatchedMcts(game, UniformEvaluator(), SearchConfig(**knobs), num_slots=num_slots,
+                       rng=np.random.default_rng(seed), add_noise=True)
+    for slot in range(num_slots):
+        mcts.reset(slot, game.apply_all([3] * slot))
+    return mcts
+
+
+def test_no_budgets_is_num_simulations_everywhere():
+    plain, explicit = _fresh(2, 4, num_simulations=12), _fresh(2, 4, num_simulations=12)
+    a = plain.search()
+    b = explicit.search(np.arange(2), np.array([12, 12]))
+    np.testing.assert_array_equal(a.visits, b.visits)
+    np.testing.assert_array_equal(plain.P[:, 0], explicit.P[:, 0])  # the same noise
+    assert plain.N[:, 0].sum() == 2 * 12
+
+
+def test_only_full_budget_roots_get_noise():
+    mcts = _fresh(3, 0, num_simulations=8, dirichlet_epsilon=0.5)
+    mcts.search(np.arange(3), np.array([8, 3, 7]))
+    legal = mcts.legal[:, 0]
+    uniform = legal / legal.sum(axis=1, keepdims=True)
+    assert not np.allclose(mcts.P[0, 0], uniform[0])  # the full search: noise
+    np.testing.assert_allclose(mcts.P[1:, 0], uniform[1:], atol=1e-6)  # fast ones: none
+
+
+@pytest.mark.parametrize(("slots", "budgets", "reason"), [
+    ([0, 1], [4], "2 slots"),
+    ([0, 1], [4, 0], "1..4"),
+    ([0, 1], [5, 4], "1..4"),
+])
+def test_bad_budgets_are_refused(slots, budgets, reason):
+    mcts, _ = search_once("tictactoe", [[], [4]], num_simulations=4)
+    with pytest.raises(ValueError, match=reason):
+        mcts.search(np.array(slots), np.array(budgets))
+
+
 # ------------------------------------------------------------ every knob has an effect
 def _root_visits(**knobs):
     _, result = search_once("connect4", [[3, 3, 2]], num_simulations=100, **knobs)

@@ -5,13 +5,14 @@ The S3 runs talk to moto's S3 server on loopback, standing in for MinIO (see con
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from cartridge.modelstore import CorruptModelError, ModelStore
+from cartridge.modelstore import CorruptModelError, MissingArtifactError, ModelStore
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from cartridge.modelstore.layout import sha256_hex
 from cartridge.modelstore.s3 import S3ModelStore
@@ -278,3 +279,83 @@ def test_the_run_that_produced_a_model_travels_in_its_metadata(
     assert info.run == run
     assert store_factory().info(info.version).run == run  # read back by a new reader
     assert publish(store_factory(), "b").run is None
+
+
+# ---------------------------------------------------------------------------- int8 model
+
+
+def publish_with_int8(store: ModelStore, tag: str):
+    return store.publish(f"onnx-{tag}".encode(), f"ckpt-{tag}".encode(), step=10,
+                         network=NETWORK, int8=f"int8-{tag}".encode())
+
+
+def test_an_int8_model_is_stored_with_its_sha256(store_factory: Callable[..., ModelStore]) -> None:
+    info = publish_with_int8(store_factory(), "a")
+    reader = store_factory()  # another process, as an actor is
+    stored = reader.info(info.version)
+    assert stored == info
+    assert stored.int8_sha256 == sha256_hex(b"int8-a")
+    assert stored.int8_bytes == len(b"int8-a")
+    assert reader.load_int8(1) == b"int8-a"
+    assert reader.load_model(1, "int8") == b"int8-a"
+    assert reader.load_model(1, "fp32") == b"onnx-a"
+    assert reader.load_onnx(1) == b"onnx-a"  # the fp32 model is untouched
+
+
+def test_a_version_without_int8_model_is_a_clear_error(store: ModelStore) -> None:
+    info = publish(store, "a")
+    assert (info.int8_sha256, info.int8_bytes) == (None, 0)
+    with pytest.raises(MissingArtifactError) as caught:
+        store.load_model(1, "int8")
+    message = str(caught.value)
+    assert "version 1" in message and "model.int8.onnx" in message and "v000001" in message
+    assert "publish_int8" in message  # says how to get one
+    assert store.load_model(1, "fp32") == b"onnx-a"
+
+
+def test_metadata_from_before_int8_reads_as_without_one(store: ModelStore) -> None:
+    """Versions published before int8 existed have no int8 fields in meta.json."""
+    info = publish(store, "a")
+    old = {key: value for key, value in info.to_json().items()
+           if key not in ("int8_sha256", "int8_bytes")}
+    overwrite(store, 1, "meta.json", json.dumps(old).encode())
+    assert store.info(1).int8_sha256 is None
+    assert store.load_onnx(1) == b"onnx-a"
+    with pytest.raises(MissingArtifactError, match="version 1"):
+        store.load_int8(1)
+
+
+def test_a_corrupt_or_missing_int8_model_is_refused_naming_it(store: ModelStore) -> None:
+    publish_with_int8(store, "a")
+    publish_with_int8(store, "b")
+    where = overwrite(store, 1, "model.int8.onnx", b"bit rot")
+    with pytest.raises(CorruptModelError, match="sha256") as caught:
+        store.load_int8(1)
+    assert where in str(caught.value)
+    where = remove(store, 2, "model.int8.onnx")
+    with pytest.raises(CorruptModelError) as caught:
+        store.load_int8(2)
+    assert where in str(caught.value)
+    assert not isinstance(caught.value, MissingArtifactError)  # published, then lost
+
+
+def test_delete_removes_the_int8_model_too(store: ModelStore) -> None:
+    publish_with_int8(store, "a")
+    publish_with_int8(store, "b")
+    assert stored_names(store, 1) >= {"model.onnx", "model.int8.onnx", "meta.json"}
+    store.delete(1)
+    assert store.versions() == [2]
+    assert stored_names(store, 1) == set()
+    assert store.load_int8(2) == b"int8-b"
+
+
+def stored_names(store: ModelStore, version: int) -> set[str]:
+    """The files or objects of one version (the S3 claim marker left out)."""
+    folder = f"v{version:06d}"
+    if isinstance(store, FilesystemModelStore):
+        path = store.game_dir / folder
+        return {p.name for p in path.iterdir()} if path.exists() else set()
+    assert isinstance(store, S3ModelStore)
+    listing = store.client.list_objects(store.bucket, prefix=f"{store.base}/{folder}/",
+                                        recursive=True)
+    return {item.object_name.rsplit("/", 1)[1] for item in listing} - {".claim"}

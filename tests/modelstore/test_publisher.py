@@ -25,11 +25,12 @@ class FlakyStore(FilesystemModelStore):
         self.failures = failures
         self.attempts = 0
 
-    def publish(self, onnx, checkpoint, *, step, network, run=None):
+    def publish(self, onnx, checkpoint, *, step, network, run=None, int8=None):
         self.attempts += 1
         if self.attempts <= self.failures:
             raise ModelStoreUnavailableError("store down")
-        return super().publish(onnx, checkpoint, step=step, network=network, run=run)
+        return super().publish(onnx, checkpoint, step=step, network=network, run=run,
+                               int8=int8)
 
 
 def test_publish_with_retry_retries_until_the_store_answers(tmp_path: Path) -> None:

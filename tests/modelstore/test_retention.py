@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from cartridge.config.settings import load_settings
+from cartridge.journal import JournalError, open_journal
+from cartridge.journal.records import PromotionRow
 from cartridge.modelstore import ModelStore, ModelStoreError
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from cartridge.modelstore.publisher import ModelPublisher
@@ -110,3 +112,51 @@ def test_storage_retention_keys_reach_the_trainer(tmp_path: Path) -> None:
     defaults = load_settings(REPO / "config.toml", {"common": {"data_dir": tmp_path}},
                              environ={})
     assert trainer_inputs(defaults).retention == RetentionPolicy(keep_last=20, keep_every=50)
+
+
+def test_the_publisher_keeps_the_versions_declared_protected(store: ModelStore) -> None:
+    publisher = ModelPublisher(store, retention=RetentionPolicy(keep_last=2, keep_every=0),
+                               protected=lambda: {1, 4})
+    for step in range(1, 8):
+        publisher.submit(f"onnx-{step}".encode(), b"ckpt", step=step, network=NETWORK)
+    assert publisher.close(timeout=60)
+    assert store.versions() == [1, 4, 6, 7]
+
+
+def test_retention_is_skipped_while_the_protected_versions_cannot_be_read(
+    store: ModelStore,
+) -> None:
+    def unreadable() -> set[int]:
+        raise JournalError("journal down")
+
+    publisher = ModelPublisher(store, retention=RetentionPolicy(keep_last=2, keep_every=0),
+                               protected=unreadable)
+    for step in range(1, 5):
+        publisher.submit(f"onnx-{step}".encode(), b"ckpt", step=step, network=NETWORK)
+    assert publisher.close(timeout=60)
+    assert store.versions() == [1, 2, 3, 4]
+
+
+def test_the_trainer_protects_the_arenas_promotions_from_its_journal(tmp_path: Path) -> None:
+    from trainer.wiring import trainer_inputs
+
+    settings = load_settings(REPO / "config.toml", {"common": {"data_dir": tmp_path,
+                                                               "env_id": "tictactoe"}},
+                             environ={})
+    with open_journal(settings.storage, tmp_path) as journal:
+        journal.record_promotion(PromotionRow("tictactoe", 3, None, 1.0))
+        journal.record_promotion(PromotionRow("tictactoe", 9, 3, 2.0))
+        journal.record_promotion(PromotionRow("connect4", 5, None, 3.0))
+    inputs = trainer_inputs(settings)
+    assert inputs.protected_versions is not None
+    assert inputs.protected_versions() == {3, 9}
+
+
+def test_retention_deletes_int8_models_with_their_versions(store: ModelStore) -> None:
+    for step in range(1, 6):
+        store.publish(f"onnx-{step}".encode(), b"ckpt", step=step, network=NETWORK,
+                      int8=f"int8-{step}".encode())
+    assert apply_retention(store, RetentionPolicy(keep_last=2, keep_every=0)) == [1, 2, 3]
+    int8_left = {name for name in stored_names(store) if name.endswith("model.int8.onnx")}
+    assert int8_left == {"v000004/model.int8.onnx", "v000005/model.int8.onnx"}
+    assert [store.load_int8(v) for v in store.versions()] == [b"int8-4", b"int8-5"]

@@ -212,3 +212,31 @@ def _wait_for(watcher: ModelWatcher, timeout: float = 60.0) -> FakeEvaluator:
             return evaluator
         time.sleep(0.01)
     raise AssertionError("the watcher delivered no model")
+
+
+def test_int8_precision_loads_the_int8_model(store: CountingStore) -> None:
+    store.publish(b"onnx-a", b"ckpt", step=1, network={"kind": "mlp"}, int8=b"int8-a")
+    watcher = ModelWatcher(store, precision="int8", load=load)
+    assert watcher.check_now() is True
+    assert watcher.poll() == FakeEvaluator(1, b"int8-a")
+    assert store.downloads == 0  # the fp32 model was not fetched
+
+
+def test_int8_precision_skips_a_version_without_int8_model(
+    store: CountingStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.publish(b"onnx-a", b"ckpt", step=1, network={"kind": "mlp"}, int8=b"int8-a")
+    watcher = ModelWatcher(store, precision="int8", load=load)
+    watcher.check_now()
+    assert watcher.poll().model_version == 1
+    publish(store, "b")  # version 2: fp32 only
+    with caplog.at_level(logging.ERROR, logger="cartridge.modelstore.watcher"):
+        assert watcher.check_now() is False
+    assert watcher.poll() is None  # keeps playing version 1, never version 2 in fp32
+    assert watcher.current_version == 1
+    assert watcher.refused_versions == {2}
+    assert "refusing model version 2" in caplog.text and "model.int8.onnx" in caplog.text
+    assert "keeping version 1" in caplog.text
+    store.publish(b"onnx-c", b"ckpt", step=3, network={"kind": "mlp"}, int8=b"int8-c")
+    assert watcher.check_now() is True  # the next version with an int8 model plays
+    assert watcher.poll() == FakeEvaluator(3, b"int8-c")

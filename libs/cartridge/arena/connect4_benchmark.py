@@ -89,18 +89,24 @@ def load_labelled_positions(path: Path) -> list[LabelledPosition]:
 
 
 def connect4_benchmark(agent: Player, positions: Sequence[LabelledPosition],
-                       chunk: int = 512) -> dict[str, StageResult]:
-    """Mistakes of `agent` per stage and over "all" positions."""
+                       chunk: int = 512, groups: Sequence[str] | None = None,
+                       ) -> dict[str, StageResult]:
+    """Mistakes of `agent` per group and over "all" positions; groups are the stages
+    unless given (one name per position, e.g. the Pons set it comes from)."""
+    if groups is not None and len(groups) != len(positions):
+        raise ValueError(f"{len(groups)} groups for {len(positions)} positions")
+    names = list(groups) if groups is not None else [p.stage for p in positions]
     game = get_game("connect4")
-    counts = {stage: [0, 0] for stage in (*STAGES, "all")}
+    order = STAGES if groups is None else tuple(dict.fromkeys(names))
+    counts = {group: [0, 0] for group in (*order, "all")}
     for start in range(0, len(positions), chunk):
         batch = positions[start:start + chunk]
         states = [game.apply_all(list(p.actions)) for p in batch]
-        for position, column in zip(batch, agent.choose(states), strict=True):
-            for stage in (position.stage, "all"):
-                counts[stage][0] += 1
-                counts[stage][1] += position.is_mistake(int(column))
-    return {stage: StageResult(n, m) for stage, (n, m) in counts.items()}
+        for i, (position, column) in enumerate(zip(batch, agent.choose(states), strict=True)):
+            for group in (names[start + i], "all"):
+                counts[group][0] += 1
+                counts[group][1] += position.is_mistake(int(column))
+    return {group: StageResult(n, m) for group, (n, m) in counts.items()}
 
 
 def _sign(score: int) -> int:

@@ -22,6 +22,7 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -93,10 +94,19 @@ class MctsSettings(Section):
     gumbel_c_scale: float = Field(gt=0)
 
 
+class SelfPlaySettings(Section):
+    """Playout cap randomization (KataGo): a move gets the full [mcts] search, noised and
+    recorded, with probability `full_search_fraction`, else a fast unrecorded one."""
+
+    full_search_fraction: float = Field(default=1.0, gt=0, le=1)  # 1 = off
+    fast_simulations: int = Field(default=50, ge=1)  # below [mcts] num_simulations
+
+
 class InferenceSettings(Section):
     provider: Literal["auto", "cpu", "cuda", "rocm"] = "auto"
     intra_op_threads: int = Field(default=0, ge=0)
     spinning: Literal["auto", "on", "off"] = "auto"
+    precision: Literal["fp32", "int8"] = "fp32"  # the model artifact actors play
 
 
 class ActorSettings(Section):
@@ -116,6 +126,7 @@ class TrainingSettings(Section):
     weight_decay: float = Field(ge=0)
     grad_clip: float = Field(ge=0)
     checkpoint_interval: int = Field(ge=1)
+    publish_int8: bool = False  # also publish model.int8.onnx with every version
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     lr_schedule: bool = True
     lr_min_ratio: float = Field(ge=0, le=1)
@@ -171,6 +182,7 @@ class ArenaSettings(Section):
     poll_interval: float = Field(default=5.0, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     connect4_positions: str = ""  # labelled positions file; "" = no Connect Four benchmark
+    connect4_solver: bool = False  # Connect Four: a perfect anchor by BitBully (optional extra)
 
 
 class StorageSettings(Section):
@@ -216,6 +228,7 @@ class Settings(BaseSettings):
     common: CommonSettings
     network: NetworkSettings
     mcts: MctsSettings
+    selfplay: SelfPlaySettings = SelfPlaySettings()
     inference: InferenceSettings
     actor: ActorSettings
     training: TrainingSettings
@@ -224,6 +237,15 @@ class Settings(BaseSettings):
     run: RunSettings = RunSettings()
     web: WebSettings = WebSettings()
     arena: ArenaSettings = ArenaSettings()
+
+    @model_validator(mode="after")
+    def _fast_search_fits(self) -> Settings:
+        fast, full = self.selfplay.fast_simulations, self.mcts.num_simulations
+        if self.selfplay.full_search_fraction < 1 and fast >= full:
+            raise ValueError(
+                f"selfplay.fast_simulations = {fast} must be less than mcts.num_simulations "
+                f"= {full} (a fast search is a shorter full one)")
+        return self
 
     def data_path(self, path: Path) -> Path:
         """Relative paths in [storage] and [training] live under [common] data_dir."""
@@ -346,6 +368,8 @@ def _describe(err: ValidationError, path: Path) -> str:
             lines.append(f"  {key}: unknown key")
         elif problem["type"] == "missing":
             lines.append(f"  {key}: missing")
+        elif not key:  # a check across keys; its message names them
+            lines.append(f"  {problem['msg'].removeprefix('Value error, ')}")
         else:
             lines.append(f"  {key} = {problem.get('input')!r}: {problem['msg']}")
     return "\n".join(lines)

@@ -31,6 +31,8 @@ METADATA_NETWORK = "cartridge.network"  # JSON of the NetworkConfig
 METADATA_INPUT_SHAPE = "cartridge.input_shape"  # JSON [C, H, W]
 METADATA_NUM_ACTIONS = "cartridge.num_actions"
 METADATA_STEP = "cartridge.step"  # training step the weights come from
+# "int8" in models quantized by cartridge.network.quantize; absent (= fp32) in exports.
+METADATA_PRECISION = "cartridge.precision"
 
 _CPU = "CPUExecutionProvider"
 _ACCELERATORS = {"cuda": "CUDAExecutionProvider", "rocm": "ROCMExecutionProvider"}
@@ -114,10 +116,11 @@ class OnnxEvaluator:
             ) from None
         self.metadata: dict[str, str] = dict(self._session.get_modelmeta().custom_metadata_map)
         self.providers: list[str] = self._session.get_providers()
+        self.precision = self.metadata.get(METADATA_PRECISION, "fp32")
         self._check_model()
         log.info(
-            "loaded model version %d for %s on %s",
-            model_version, game.id, ", ".join(self.providers),
+            "loaded model version %d (%s) for %s on %s",
+            model_version, self.precision, game.id, ", ".join(self.providers),
         )
 
     def _check_model(self) -> None:

@@ -73,16 +73,18 @@ class GumbelMcts(BatchedMcts):
         """Search the given (default: active) slots; `simulations[i]` is the budget of
         `slots[i]` (default: num_simulations for all)."""
         slots = self._slots_to_search(slots)
-        k = len(slots)
-        if k == 0:
+        budgets = self._budgets(slots, simulations)
+        if len(slots) == 0:
             empty = np.zeros((0, self.game.num_actions), dtype=np.float32)
             return SearchResult(empty, np.zeros(0, dtype=np.float32), slots,
                                 np.zeros(0, dtype=np.int64))
-        budgets = self._budgets(k, simulations)
         self._evaluate_roots(slots)
         legal = self.legal[slots, 0]  # [k, A]
         logits = prior_logits(self.P[slots, 0], legal)  # [k, A], -inf on illegal
-        noise = self.rng.gumbel(size=legal.shape) if self.add_noise else np.zeros(legal.shape)
+        # Noise at full-budget roots only: a smaller budget is a fast search (playout
+        # cap randomization), played greedily and never a training target.
+        noisy = self.add_noise & (budgets == self.config.num_simulations)
+        noise = np.where(noisy[:, None], self.rng.gumbel(size=legal.shape), 0.0)
         considered = np.minimum(self.config.gumbel_considered, legal.sum(axis=1))
         survivors = top_k(np.where(legal, noise + logits, -np.inf), considered)  # [k, A]
         counts, ends = halving_schedule(considered, budgets)  # [k, P] each
@@ -112,17 +114,6 @@ class GumbelMcts(BatchedMcts):
         totals = self.N[slots, 0].sum(axis=1)
         root_values = (self.value[slots, 0] + self.W[slots, 0].sum(axis=1)) / (1.0 + totals)
         return SearchResult(policy, root_values.astype(np.float32), slots, actions)
-
-    def _budgets(self, k: int, simulations: np.ndarray | None) -> np.ndarray:
-        if simulations is None:
-            return np.full(k, self.config.num_simulations, dtype=np.int64)
-        budgets = np.asarray(simulations, dtype=np.int64)
-        if budgets.shape != (k,):
-            raise ValueError(f"simulations: one budget per slot ({k}), got shape {budgets.shape}")
-        if budgets.min() < 1 or budgets.max() > self.config.num_simulations:
-            raise ValueError(f"simulations must lie in 1..num_simulations "
-                             f"({self.config.num_simulations}), got {budgets.tolist()}")
-        return budgets
 
     def _root_sigma(self, g: np.ndarray) -> np.ndarray:
         """sigma(completedQ) at the roots of slots g: [r, A]."""

@@ -130,15 +130,25 @@ class BatchedMcts:
         return state
 
     # ---------------------------------------------------------------- search
-    def search(self, slots: np.ndarray | None = None) -> SearchResult:
-        """Run `num_simulations` simulations in every given (default: active) slot."""
+    def search(
+        self, slots: np.ndarray | None = None, simulations: np.ndarray | None = None
+    ) -> SearchResult:
+        """Run `simulations[i]` new simulations in `slots[i]` (default: every active slot,
+        `num_simulations` each; a budget is 1..num_simulations, the trees' capacity).
+
+        A slot whose budget is spent drops out of the lock-step descent: each step is
+        one evaluator call for the slots still going. With `add_noise`, only the roots
+        searched with the full `num_simulations` get Dirichlet noise: a smaller budget
+        is a fast search (playout cap randomization), played but never a training target.
+        """
         slots = self._slots_to_search(slots)
+        budgets = self._budgets(slots, simulations)
         if len(slots) == 0:
             empty = np.zeros((0, self.game.num_actions), dtype=np.float32)
             return SearchResult(empty, np.zeros(0, dtype=np.float32), slots)
-        self._expand_roots(slots)
-        for _ in range(self.config.num_simulations):
-            self._simulate(slots)
+        self._expand_roots(slots, slots[budgets == self.config.num_simulations])
+        for step in range(int(budgets.max())):
+            self._simulate(slots[budgets > step])
         visits = self.N[slots, 0].astype(np.float32)
         totals = visits.sum(axis=1)
         root_values = (self.value[slots, 0] + self.W[slots, 0].sum(axis=1)) / (1.0 + totals)
@@ -154,14 +164,27 @@ class BatchedMcts:
             raise ValueError(f"slot {bad}: cannot search a finished game")
         return slots
 
-    def _expand_roots(self, slots: np.ndarray) -> None:
+    def _budgets(self, slots: np.ndarray, simulations: np.ndarray | None) -> np.ndarray:
+        full = self.config.num_simulations
+        if simulations is None:
+            return np.full(len(slots), full, dtype=np.int64)
+        budgets = np.asarray(simulations, dtype=np.int64)
+        if budgets.shape != slots.shape:
+            raise ValueError(f"{len(budgets)} simulation budgets for {len(slots)} slots")
+        if len(budgets) and not (budgets.min() >= 1 and budgets.max() <= full):
+            raise ValueError(f"simulation budgets must be in 1..{full} (num_simulations), "
+                             f"got {budgets.min()}..{budgets.max()}")
+        return budgets
+
+    def _expand_roots(self, slots: np.ndarray, noisy: np.ndarray) -> None:
+        """Evaluate the roots of `slots` not evaluated yet; noise into the `noisy` ones."""
         self._evaluate_roots(slots)
-        if self.add_noise and self.config.dirichlet_epsilon > 0:
-            legal = self.legal[slots, 0]  # [k, A]
+        if self.add_noise and self.config.dirichlet_epsilon > 0 and len(noisy):
+            legal = self.legal[noisy, 0]  # [k, A]
             noise = self.rng.gamma(self.config.dirichlet_alpha, size=legal.shape) * legal
             noise /= np.maximum(noise.sum(axis=1, keepdims=True), 1e-12)
             eps = self.config.dirichlet_epsilon
-            self.P[slots, 0] = (1 - eps) * self.P[slots, 0] + eps * noise
+            self.P[noisy, 0] = (1 - eps) * self.P[noisy, 0] + eps * noise
 
     def _evaluate_roots(self, slots: np.ndarray) -> None:
         unevaluated = slots[~self.evaluated[slots, 0]]

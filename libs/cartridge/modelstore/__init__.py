@@ -1,7 +1,9 @@
-"""The ModelStore seam: versioned ONNX + checkpoint + metadata, pointers written last."""
+"""The ModelStore seam: versioned ONNX (fp32, optionally int8) + checkpoint + metadata,
+pointers written last."""
 
 from cartridge.modelstore.base import (
     CorruptModelError,
+    MissingArtifactError,
     ModelInfo,
     ModelStore,
     ModelStoreConnectionError,
@@ -11,6 +13,7 @@ from cartridge.modelstore.base import (
 
 __all__ = [
     "CorruptModelError",
+    "MissingArtifactError",
     "ModelInfo",
     "ModelStore",
     "ModelStoreConnectionError",

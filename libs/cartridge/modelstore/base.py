@@ -3,8 +3,9 @@
 Layout, per game id (env id), in both backends:
 
     <env_id>/v000042/model.onnx
+    <env_id>/v000042/model.int8.onnx  (optional: the same network quantized to int8)
     <env_id>/v000042/checkpoint.pt
-    <env_id>/v000042/meta.json     (ModelInfo as JSON, with both sha256s)
+    <env_id>/v000042/meta.json     (ModelInfo as JSON, with every blob's sha256)
     <env_id>/latest                (pointer: {"version": 42, "sha256": ...}) written last
     <env_id>/best                  (pointer written by promote())
 
@@ -19,6 +20,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Pointer = Literal["latest", "best"]
+# Which ONNX artifact of a version: model.onnx (fp32) or model.int8.onnx.
+Precision = Literal["fp32", "int8"]
 
 
 class CorruptModelError(RuntimeError):
@@ -26,6 +29,12 @@ class CorruptModelError(RuntimeError):
 
     The message names the file or object key.
     """
+
+
+class MissingArtifactError(CorruptModelError):
+    """A version published without the artifact asked for (an int8 model): refused like
+    a corrupt one, never replaced by another artifact. The message names the version
+    and the artifact."""
 
 
 class ModelStoreError(RuntimeError):
@@ -62,6 +71,10 @@ class ModelInfo:
     # What produced it: the run's start facts (commit, command, seed, versions, host; see
     # cartridge.runs.facts) and its resolved settings; None for models published without.
     run: dict[str, Any] | None = None
+    # model.int8.onnx: its sha256 and size; None and 0 for a version published without one
+    # (before int8 existed, or with [training] publish_int8 = false).
+    int8_sha256: str | None = None
+    int8_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -79,10 +92,11 @@ class ModelStore(abc.ABC):
     @abc.abstractmethod
     def publish(
         self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
-        run: dict[str, Any] | None = None,
+        run: dict[str, Any] | None = None, int8: bytes | None = None,
     ) -> ModelInfo:
         """Store a new version (the next integer): blobs, then meta, then `latest` last.
-        `run` goes into the metadata as is (ModelInfo.run)."""
+        `run` goes into the metadata as is (ModelInfo.run); `int8`, when given, is stored
+        as the version's model.int8.onnx."""
 
     @abc.abstractmethod
     def pointer(self, name: Pointer = "latest") -> int | None:
@@ -95,6 +109,19 @@ class ModelStore(abc.ABC):
     @abc.abstractmethod
     def load_onnx(self, version: int) -> bytes:
         """The ONNX bytes, sha256-verified (CorruptModelError naming the file on mismatch)."""
+
+    @abc.abstractmethod
+    def load_int8(self, version: int) -> bytes:
+        """The int8 ONNX bytes, sha256-verified; MissingArtifactError naming the version
+        and the artifact when the version was published without one."""
+
+    def load_model(self, version: int, precision: Precision) -> bytes:
+        """The ONNX bytes of `precision`: model.onnx (fp32) or model.int8.onnx (int8)."""
+        if precision == "int8":
+            return self.load_int8(version)
+        if precision == "fp32":
+            return self.load_onnx(version)
+        raise ValueError(f"unknown model precision {precision!r}; expected fp32 or int8")
 
     @abc.abstractmethod
     def load_checkpoint(self, version: int) -> bytes:
@@ -110,9 +137,9 @@ class ModelStore(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, version: int) -> None:
-        """Remove a version: its blobs first, then its metadata (so an interrupted
-        delete leaves it listed, to be finished later). ModelStoreError, naming it,
-        for a version `latest` or `best` points at."""
+        """Remove a version: its blobs (the int8 model included) first, then its metadata
+        (so an interrupted delete leaves it listed, to be finished later).
+        ModelStoreError, naming it, for a version `latest` or `best` points at."""
 
     def latest(self) -> ModelInfo | None:
         version = self.pointer("latest")

@@ -1,6 +1,6 @@
 """FilesystemModelStore: the embedded model store, a folder per game under one root.
 
-    <root>/<env_id>/v000042/{model.onnx, checkpoint.pt, meta.json}
+    <root>/<env_id>/v000042/{model.onnx, model.int8.onnx (optional), checkpoint.pt, meta.json}
     <root>/<env_id>/model.onnx     (the latest ONNX, for tools that want a fixed path)
     <root>/<env_id>/latest, best   (pointers)
 
@@ -49,12 +49,14 @@ class FilesystemModelStore(ModelStore):
 
     def publish(
         self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
-        run: dict[str, Any] | None = None,
+        run: dict[str, Any] | None = None, int8: bytes | None = None,
     ) -> ModelInfo:
         version, version_dir = self._claim_version()
         info = layout.new_info(self.env_id, version, onnx, checkpoint, step=step,
-                               network=network, run=run)
+                               network=network, run=run, int8=int8)
         _atomic_write(version_dir / layout.ONNX_NAME, onnx)
+        if int8 is not None:
+            _atomic_write(version_dir / layout.INT8_NAME, int8)
         _atomic_write(version_dir / layout.CHECKPOINT_NAME, checkpoint)
         _atomic_write(version_dir / layout.META_NAME, layout.encode_info(info))
         with self._pointer_lock():
@@ -76,7 +78,8 @@ class FilesystemModelStore(ModelStore):
             for name in layout.POINTERS:
                 if self.pointer(name) == version:
                     raise ModelStoreError(f"{version_dir}: not deleted, `{name}` points at it")
-            for name in (layout.ONNX_NAME, layout.CHECKPOINT_NAME, layout.META_NAME):
+            for name in (layout.ONNX_NAME, layout.INT8_NAME, layout.CHECKPOINT_NAME,
+                         layout.META_NAME):
                 (version_dir / name).unlink(missing_ok=True)
             with contextlib.suppress(FileNotFoundError):
                 version_dir.rmdir()
@@ -139,6 +142,12 @@ class FilesystemModelStore(ModelStore):
     def load_onnx(self, version: int) -> bytes:
         info = self.info(version)
         return self._read_verified(version, layout.ONNX_NAME, info.sha256)
+
+    def load_int8(self, version: int) -> bytes:
+        info = self.info(version)
+        where = str(self._version_dir(version) / layout.INT8_NAME)
+        return self._read_verified(version, layout.INT8_NAME,
+                                   layout.int8_sha256(info, where=where))
 
     def load_checkpoint(self, version: int) -> bytes:
         info = self.info(version)

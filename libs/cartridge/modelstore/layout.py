@@ -8,9 +8,10 @@ import re
 import time
 from typing import Any
 
-from cartridge.modelstore.base import CorruptModelError, ModelInfo
+from cartridge.modelstore.base import CorruptModelError, MissingArtifactError, ModelInfo
 
 ONNX_NAME = "model.onnx"
+INT8_NAME = "model.int8.onnx"
 CHECKPOINT_NAME = "checkpoint.pt"
 META_NAME = "meta.json"
 POINTERS = ("latest", "best")
@@ -36,7 +37,7 @@ def sha256_hex(data: bytes) -> str:
 
 def new_info(
     env_id: str, version: int, onnx: bytes, checkpoint: bytes, *, step: int,
-    network: dict[str, Any], run: dict[str, Any] | None = None,
+    network: dict[str, Any], run: dict[str, Any] | None = None, int8: bytes | None = None,
 ) -> ModelInfo:
     return ModelInfo(
         env_id=env_id,
@@ -49,7 +50,19 @@ def new_info(
         checkpoint_bytes=len(checkpoint),
         created_at=time.time(),
         run=run,
+        int8_sha256=None if int8 is None else sha256_hex(int8),
+        int8_bytes=0 if int8 is None else len(int8),
     )
+
+
+def int8_sha256(info: ModelInfo, *, where: str) -> str:
+    """The sha256 the version's int8 model must have; MissingArtifactError when it has none."""
+    if info.int8_sha256 is None:
+        raise MissingArtifactError(
+            f"{where}: {info.env_id} version {info.version} was published without an int8 "
+            f"model ({INT8_NAME}); the trainer publishes one with [training] publish_int8 = true"
+        )
+    return info.int8_sha256
 
 
 def encode_info(info: ModelInfo) -> bytes:

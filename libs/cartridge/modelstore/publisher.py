@@ -16,6 +16,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,7 @@ def publish_with_retry(
     step: int,
     network: dict[str, Any],
     run: dict[str, Any] | None = None,
+    int8: bytes | None = None,
     initial_backoff: float = 1.0,
     max_backoff: float = 60.0,
     stop: threading.Event | None = None,
@@ -51,7 +53,8 @@ def publish_with_retry(
     while True:
         attempt += 1
         try:
-            info = store.publish(onnx, checkpoint, step=step, network=network, run=run)
+            info = store.publish(onnx, checkpoint, step=step, network=network, run=run,
+                                 int8=int8)
         except Exception as err:  # the checkpoint must survive any failure
             if not isinstance(err, _TRANSIENT):
                 log.error("publishing step %d to %r failed (attempt %d): %s; retrying in %.1fs",
@@ -77,6 +80,7 @@ class _Pending:
     checkpoint: bytes
     step: int
     network: dict[str, Any]
+    int8: bytes | None
 
 
 class ModelPublisher:
@@ -86,15 +90,19 @@ class ModelPublisher:
     order with `publish_with_retry`. `flush()` waits for the queue to drain (e.g.
     before exiting); `close()` flushes then stops the thread. Every model carries
     `run` (what produced it) in its metadata; `retention` (None = keep everything)
-    is applied after each publish.
+    is applied after each publish, keeping the versions `protected()` names too (the
+    arena's promotions); when that cannot be read, the pass is skipped, since deleting
+    a version someone refers to cannot be undone.
     """
 
     def __init__(
         self, store: ModelStore, *, run: dict[str, Any] | None = None,
         retention: RetentionPolicy | None = None,
+        protected: Callable[[], set[int]] | None = None,
         initial_backoff: float = 1.0, max_backoff: float = 60.0,
     ) -> None:
         self.store = store
+        self.protected = protected
         self.run = run
         self.retention = retention
         self.initial_backoff = initial_backoff
@@ -113,12 +121,14 @@ class ModelPublisher:
             return len(self._queue)
 
     def submit(
-        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any]
+        self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
+        int8: bytes | None = None,
     ) -> None:
+        """Queue a model (`int8`: its int8 ONNX too, None = none) for publishing."""
         if self._stop.is_set():
             raise RuntimeError("ModelPublisher is closed")
         with self._changed:
-            self._queue.append(_Pending(onnx, checkpoint, step, dict(network)))
+            self._queue.append(_Pending(onnx, checkpoint, step, dict(network), int8))
             if len(self._queue) > 1:
                 log.warning("%d models waiting for the model store", len(self._queue))
             self._changed.notify_all()
@@ -148,8 +158,8 @@ class ModelPublisher:
                 item = self._queue[0]  # stays queued until stored
             info = publish_with_retry(
                 self.store, item.onnx, item.checkpoint, step=item.step, network=item.network,
-                run=self.run, initial_backoff=self.initial_backoff, max_backoff=self.max_backoff,
-                stop=self._stop,
+                run=self.run, int8=item.int8, initial_backoff=self.initial_backoff,
+                max_backoff=self.max_backoff, stop=self._stop,
             )
             with self._changed:
                 if info is None:  # stopped while the store was down: the item stays queued
@@ -164,7 +174,8 @@ class ModelPublisher:
     def _apply_retention(self) -> None:
         assert self.retention is not None
         try:
-            apply_retention(self.store, self.retention)
+            protected = self.protected() if self.protected is not None else set()
+            apply_retention(self.store, self.retention, protected)
         except Exception as err:  # old versions can wait; publishing must go on
             log.warning("model retention on %r failed (retried after the next publish): %s",
                         self.store, err)

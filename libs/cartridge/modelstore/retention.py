@@ -2,7 +2,9 @@
 
 Kept: the newest `keep_last` versions, every `keep_every`-th version (a thinned
 history for ratings and plots), the targets of `latest` and `best`, and any version
-a caller declares protected (the arena: rated or promoted versions). Everything else
+a caller declares protected (the trainer: every version the arena ever promoted).
+Rated versions are not all kept: the arena rates every version, so keeping them would
+bound nothing, and a rating lives on in the journal without its model. Everything else
 is deleted, blobs first, then metadata: a deletion cut short leaves metadata, so the
 version is still listed and the next pass finishes it (no blob is ever orphaned).
 

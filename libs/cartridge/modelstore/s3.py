@@ -1,6 +1,7 @@
 """S3ModelStore: models in an S3 bucket (MinIO in the stack) through the `minio` client.
 
-    <prefix>/<env_id>/v000042/{.claim, model.onnx, checkpoint.pt, meta.json}
+    <prefix>/<env_id>/v000042/{.claim, model.onnx, model.int8.onnx (optional), checkpoint.pt,
+                               meta.json}
     <prefix>/<env_id>/latest, best   (small JSON pointers)
 
 A publisher claims a version with a conditional PUT (`If-None-Match: *`) of the
@@ -145,12 +146,14 @@ class S3ModelStore(ModelStore):
 
     def publish(
         self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
-        run: dict[str, Any] | None = None,
+        run: dict[str, Any] | None = None, int8: bytes | None = None,
     ) -> ModelInfo:
         version = self._claim_version()
         info = layout.new_info(self.env_id, version, onnx, checkpoint, step=step,
-                               network=network, run=run)
+                               network=network, run=run, int8=int8)
         self._put(self._blob_key(version, layout.ONNX_NAME), onnx)
+        if int8 is not None:
+            self._put(self._blob_key(version, layout.INT8_NAME), int8)
         self._put(self._blob_key(version, layout.CHECKPOINT_NAME), checkpoint)
         self._put(self._blob_key(version, layout.META_NAME), layout.encode_info(info))
         self._advance_latest(info)
@@ -166,7 +169,9 @@ class S3ModelStore(ModelStore):
                 where = self._where(self._blob_key(version, layout.META_NAME))
                 raise ModelStoreError(f"{where}: not deleted, `{name}` points at it")
         # The claim goes last: it keeps the version number from being claimed again.
-        for name in (layout.ONNX_NAME, layout.CHECKPOINT_NAME, layout.META_NAME, _CLAIM_NAME):
+        # Removing an object that does not exist (no int8 model) succeeds in S3.
+        for name in (layout.ONNX_NAME, layout.INT8_NAME, layout.CHECKPOINT_NAME,
+                     layout.META_NAME, _CLAIM_NAME):
             key = self._blob_key(version, name)
             with self._errors(key):
                 self.client.remove_object(self.bucket, key)
@@ -230,6 +235,12 @@ class S3ModelStore(ModelStore):
 
     def load_onnx(self, version: int) -> bytes:
         return self._read_verified(version, layout.ONNX_NAME, self.info(version).sha256)
+
+    def load_int8(self, version: int) -> bytes:
+        info = self.info(version)
+        where = self._where(self._blob_key(version, layout.INT8_NAME))
+        return self._read_verified(version, layout.INT8_NAME,
+                                   layout.int8_sha256(info, where=where))
 
     def load_checkpoint(self, version: int) -> bytes:
         info = self.info(version)

@@ -2,13 +2,16 @@
 
 A background thread polls the followed pointer (`latest` or `best`) every
 `reload_interval` seconds; when it names a version other than the one loaded,
-the thread downloads it, verifies its sha256 and builds the evaluator with the
+the thread downloads its model of the watcher's `precision` (model.onnx for fp32,
+model.int8.onnx for int8), verifies its sha256 and builds the evaluator with the
 caller's `load`. The caller swaps evaluators on its own thread, between search
 batches, by calling `poll()`, which only takes a lock: a slow download or a
 dead store never stalls self-play.
 
 A missing or corrupt version is refused, logged with its key and remembered, so
-it is not downloaded again; the current model stays. While the store is
+it is not downloaded again; the current model stays. So is a version without a
+model of the asked precision (int8 asked, none published): it is skipped, never
+played in the other precision instead. While the store is
 unreachable the thread logs once and retries with capped exponential backoff.
 """
 
@@ -20,7 +23,13 @@ from collections.abc import Callable
 from types import TracebackType
 
 from cartridge.inference.base import Evaluator
-from cartridge.modelstore.base import CorruptModelError, ModelInfo, ModelStore, Pointer
+from cartridge.modelstore.base import (
+    CorruptModelError,
+    ModelInfo,
+    ModelStore,
+    Pointer,
+    Precision,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +42,7 @@ class ModelWatcher:
         store: ModelStore,
         *,
         follow: Pointer = "latest",
+        precision: Precision = "fp32",
         load: LoadEvaluator,
         reload_interval: float = 1.0,
         max_backoff: float = 30.0,
@@ -43,6 +53,7 @@ class ModelWatcher:
             raise ValueError(f"reload_interval must be positive, got {reload_interval}")
         self.store = store
         self.follow: Pointer = follow
+        self.precision: Precision = precision
         self.reload_interval = reload_interval
         self.max_backoff = max(max_backoff, reload_interval)
         self._load = load
@@ -127,7 +138,7 @@ class ModelWatcher:
             return False
         try:
             info = self.store.info(version)
-            onnx = self.store.load_onnx(version)
+            onnx = self.store.load_model(version, self.precision)
         except CorruptModelError as err:
             self._store_answered()
             self._refuse(version, str(err))
@@ -145,8 +156,8 @@ class ModelWatcher:
             self._ready = evaluator
             self._loaded_version = version
         log.info(
-            "model version %d (step %d) loaded from %s; playing it from the next batch",
-            version, info.step, self.follow,
+            "model version %d (step %d, %s) loaded from %s; playing it from the next batch",
+            version, info.step, self.precision, self.follow,
         )
         return True
 

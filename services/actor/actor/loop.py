@@ -1,13 +1,17 @@
 """The actor's loop, top to bottom as labelled phases.
 
     1. open      replay store + writer (bounded queue), model store + watcher
-                 following [actor] model_follow; a model that already exists
-                 plays from the first move, else the uniform evaluator
+                 following [actor] model_follow and loading the [inference] precision
+                 of each version (fp32 or int8; a version without an int8 model is
+                 skipped with an error, never played in fp32 instead); a model that
+                 already exists plays from the first move, else the uniform evaluator
     2. play      one batched search step over every concurrent game; between
                  steps the watcher's newest model is swapped in (games in flight
                  go on with it; every position records the version that played it);
                  finished games go to the writer (put() blocks when the store
-                 lags: backpressure, never dropped)
+                 lags: backpressure, never dropped); with playout cap randomization
+                 a game whose every move was fast has nothing to write: it is
+                 counted (max_episodes, the games metric), never written
     3. report    every few seconds: positions/s, games, model version, to the log
                  and the status file (also at once when the model changes)
     4. stop      on `stop` (SIGTERM/SIGINT) or max_episodes: the current step
@@ -41,7 +45,7 @@ from cartridge.modelstore.watcher import ModelWatcher
 from cartridge.replay.base import GameRecord, ReplayStore, ReplayUnavailableError
 from cartridge.replay.factory import open_replay_store, open_replay_writer
 from cartridge.replay.writer import ReplayWriter
-from cartridge.selfplay import SelfPlay
+from cartridge.selfplay import PlayoutCap, SelfPlay
 from cartridge.threads import resolve_inference
 
 log = logging.getLogger(__name__)
@@ -60,7 +64,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     """Self-play until `stop` is set or [actor] max_episodes games are written."""
     cfg = settings.actor
     game = get_game(settings.common.env_id)
-    stats = ActorStats(actor_id=actor_id, env_id=game.id)
+    stats = ActorStats(actor_id=actor_id, env_id=game.id,
+                       precision=settings.inference.precision)
     status = StatusFile(status_path(settings.common.data_dir, actor_id))
     status.write(stats)
     metrics = ActorMetrics(game.id)
@@ -79,7 +84,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     models = open_model_store(settings, game.id)
     inference = resolve_inference(settings.inference)
     watcher = ModelWatcher(
-        models, follow=cfg.model_follow, reload_interval=cfg.reload_interval,
+        models, follow=cfg.model_follow, precision=inference.precision,
+        reload_interval=cfg.reload_interval,
         load=metrics.track_loads(lambda info, onnx: load_evaluator(game, inference, info, onnx)),
     )
     watcher.check_now()  # a restarted actor plays the current model from its first move
@@ -91,10 +97,13 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     selfplay = SelfPlay(game, metrics.instrument(evaluator),
                         SearchConfig.from_settings(settings.mcts),
                         concurrent_games=concurrent, actor_id=actor_id,
-                        rng=_rng(cfg.seed, actor_id))
-    log.info("actor %s: %s, %d concurrent games, %d simulations, model %s (follows %s in %r)",
-             actor_id, game.id, concurrent, settings.mcts.num_simulations,
-             _describe(evaluator.model_version), cfg.model_follow, models)
+                        rng=_rng(cfg.seed, actor_id),
+                        playout_cap=PlayoutCap.from_settings(settings.selfplay))
+    log.info("actor %s: %s, %d concurrent games, %d simulations%s, model %s (follows %s in "
+             "%r, plays %s models)", actor_id, game.id, concurrent,
+             settings.mcts.num_simulations, _describe_cap(selfplay.playout_cap),
+             _describe(evaluator.model_version), cfg.model_follow, models,
+             inference.precision)
     stats.state = "playing"
     _model_changed(stats, evaluator.model_version, status)
     metrics.model_in_use(evaluator.model_version, reload=False)
@@ -112,9 +121,14 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
                 _model_changed(stats, fresh.model_version, status)
                 metrics.model_in_use(fresh.model_version)
             restart = cfg.max_episodes < 0 or started_games < cfg.max_episodes
+            games_before, fast_before = selfplay.games_finished, selfplay.fast_moves
             finished = selfplay.step(restart_finished=restart)
+            ended = selfplay.games_finished - games_before
+            metrics.fast_moves.inc(selfplay.fast_moves - fast_before)
+            for _ in range(ended - len(finished)):  # every move fast: nothing to write
+                metrics.game_finished(0)
             if restart:
-                started_games += len(finished)
+                started_games += ended
             if cfg.max_episodes >= 0:  # a step may finish more games than are still wanted
                 finished = finished[:max(0, cfg.max_episodes - stats.games)]
             for record in finished:
@@ -156,7 +170,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
 
 def load_evaluator(game: Game, inference: InferenceSettings, info: ModelInfo,
                    onnx: bytes) -> Evaluator:
-    """The watcher's loader: verified ONNX bytes -> an evaluator tagged with its version."""
+    """The watcher's loader: verified ONNX bytes (of [inference] precision) -> an evaluator
+    tagged with its version."""
     from cartridge.inference.onnx import evaluator_from_settings
 
     return evaluator_from_settings(onnx, game=game, model_version=info.version,
@@ -203,12 +218,20 @@ def _describe(version: int) -> str:
     return f"version {version}" if version else "uniform (no model yet)"
 
 
+def _describe_cap(cap: PlayoutCap) -> str:
+    if not cap.on:
+        return ""
+    return (f" on {cap.full_search_fraction:.0%} of moves (the rest {cap.fast_simulations},"
+            f" not recorded)")
+
+
 def _model_changed(stats: ActorStats, version: int, status: StatusFile) -> None:
     """Record the swap at once: the status file is how others see what is played."""
     stats.model_version = version
     stats.model_loaded_at = time.time()
     status.write(stats)
-    log.info("playing with model %s", _describe(version))
+    log.info("playing with model %s%s", _describe(version),
+             f" ({stats.precision})" if version else "")
 
 
 @dataclass

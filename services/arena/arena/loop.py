@@ -42,6 +42,8 @@ from cartridge.arena.connect4_benchmark import (
     connect4_benchmark,
     load_labelled_positions,
 )
+from cartridge.arena.connect4_solver import INSTALL_HINT as SOLVER_HINT
+from cartridge.arena.connect4_solver import solver_installed
 from cartridge.arena.gate import gate_decision
 from cartridge.arena.match import GameResult, play_match_games, summarise
 from cartridge.arena.openings import select_openings
@@ -91,7 +93,10 @@ class Arena:
         self.stop = stop
         self.rest: Rest = rest or stop.wait
         self.openings = select_openings(self.env_id, self.settings.openings)
-        self.anchors = anchor_names(self.env_id)
+        if self.settings.connect4_solver and self.env_id == "connect4" \
+                and not solver_installed():
+            raise ValueError(f"[arena] connect4_solver = true: {SOLVER_HINT}")
+        self.anchors = anchor_names(self.env_id, connect4_solver=self.settings.connect4_solver)
         self.refused: set[int] = set()
         self._store: ModelStore | None = None
         self._journal: Journal | None = None

@@ -5,7 +5,8 @@
     3. wait      for the replay buffer to exist and hold min_positions
     4. prefetch  a background thread samples and augments batches
     5. train     ratio gate -> batch -> lr -> forward/backward -> clip -> step;
-                 every checkpoint_interval: checkpoint + publish + trim
+                 every checkpoint_interval: checkpoint + publish (fp32 ONNX, and int8
+                 calibrated on the last positions trained on) + trim
     6. finish    a final checkpoint + publish (on --steps reached, SIGTERM or SIGINT)
 
 Published version N carries the step its weights come from. The first publish
@@ -35,10 +36,12 @@ from cartridge.modelstore.base import CorruptModelError, ModelStore
 from cartridge.modelstore.publisher import ModelPublisher
 from cartridge.modelstore.retention import RetentionPolicy
 from cartridge.network import build_network, export_onnx
+from cartridge.network.quantize import QuantizationError, quantize_int8
 from cartridge.replay.base import ReplayStore
 from cartridge.threads import thread_count
 from trainer import checkpoint
 from trainer.batches import ReplaySampler
+from trainer.calibration import RecentObservations
 from trainer.device import amp_dtype, detect_device
 from trainer.optimise import make_optimizer, train_step
 from trainer.prefetch import Prefetcher
@@ -66,6 +69,8 @@ class TrainerInputs:
     models: ModelStore
     stats_path: Path
     retention: RetentionPolicy | None = None  # None = keep every version
+    # Versions retention keeps besides its policy (the arena's promotions); may raise.
+    protected_versions: Callable[[], set[int]] | None = None
     run_facts: dict[str, Any] | None = None  # what produced the models, in their metadata
     history: BestEffortJournal | None = None  # each report's row, for the web dashboard
 
@@ -143,8 +148,10 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
     run_facts = None if inputs.run_facts is None else {
         **inputs.run_facts, "trainer": {"seed": seed, "device": str(device)}}
     publisher = ModelPublisher(metrics.timed_publishing(inputs.models), run=run_facts,
-                               retention=inputs.retention)
+                               retention=inputs.retention,
+                               protected=inputs.protected_versions)
     meter = _Meter()
+    recent = RecentObservations()  # the int8 model's calibration data
     lr = cfg.lr
 
     def save_and_publish() -> None:
@@ -153,12 +160,17 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
         state = checkpoint.capture(step=step, env_id=game.id, network=network_dict, model=model,
                                    optimizer=optimizer, sampler_rng=sampler_rng)
         onnx = export_onnx(model, game, inputs.network, step=step)  # from a CPU eval copy
-        metrics.checkpoint_duration.observe(time.perf_counter() - started)
-        publisher.submit(onnx, checkpoint.to_bytes(state), step=step, network=network_dict)
+        quantizing = time.perf_counter()
+        int8 = _quantized(onnx, recent, step) if cfg.publish_int8 else None
+        done = time.perf_counter()
+        metrics.checkpoint_duration.observe(done - started)
+        publisher.submit(onnx, checkpoint.to_bytes(state), step=step, network=network_dict,
+                         int8=int8)
         last_saved = step
         # The trainer is the one trimmer: actors only append.
         trimmed = replay.trim(game.id, inputs.replay.capacity)
-        log.info("step %d: checkpoint submitted for publishing%s", step,
+        log.info("step %d: checkpoint submitted for publishing%s%s", step,
+                 f" with an int8 model (quantized in {done - quantizing:.2f} s)" if int8 else "",
                  f"; trimmed {trimmed} old positions" if trimmed else "")
 
     def version() -> int | None:
@@ -171,7 +183,9 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
         while step < cfg.steps and not stop.is_set():
             if not limiter.acquire(step * cfg.batch_size, cfg.batch_size):
                 break
-            batch = prefetcher.get().to(device)
+            batch = prefetcher.get()
+            recent.add(batch.observations)
+            batch = batch.to(device)
             lr = learning_rate(step, peak=cfg.lr, total_steps=cfg.steps,
                                warmup_steps=cfg.warmup_steps, min_ratio=cfg.lr_min_ratio,
                                cosine=cfg.lr_schedule)
@@ -200,6 +214,17 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
             inputs.history.close()
     log.info("stopped at step %d; latest model version %s", step, version())
     return step
+
+
+def _quantized(onnx: bytes, recent: RecentObservations, step: int) -> bytes | None:
+    """The int8 model of `onnx`, calibrated on the latest observations trained on; None
+    (logged as an error) when quantization fails: the fp32 model is published anyway,
+    and actors set to int8 skip this version."""
+    try:
+        return quantize_int8(onnx, recent.latest())
+    except QuantizationError as err:
+        log.error("step %d: publishing without an int8 model: %s", step, err)
+        return None
 
 
 def _resume(

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 def trainer_inputs(settings: Settings, config_path: Path | None = None) -> TrainerInputs:
     env_id = settings.common.env_id
     storage = settings.storage
+    history = BestEffortJournal(lambda: open_journal(storage, settings.common.data_dir),
+                                "training history")
     return TrainerInputs(
         game=get_game(env_id),
         network=settings.network.for_game(env_id),
@@ -37,8 +39,9 @@ def trainer_inputs(settings: Settings, config_path: Path | None = None) -> Train
         retention=RetentionPolicy(keep_last=storage.model_keep_last,
                                   keep_every=storage.model_keep_every),
         run_facts=run_facts(settings, config_path or default_config_path()),
-        history=BestEffortJournal(lambda: open_journal(storage, settings.common.data_dir),
-                                  "training history"),
+        history=history,
+        protected_versions=lambda: {p.version for p in history.read(
+            lambda journal: journal.promotions(env_id))},
     )
 
 

@@ -1,0 +1,129 @@
+"""Section `int8` (opt-in): a Connect Four model quantized to int8 against its fp32 self.
+
+The model is $CARTRIDGE_BENCH_MODEL (an exported Connect Four model.onnx, best a trained
+one), else the default network of config.toml with random weights (its speed holds, its
+agreement means little). It is quantized the trainer's way (cartridge.network.quantize),
+calibrated on 512 positions of random play (the trainer takes its last training batch;
+a bench has no replay buffer). Measured:
+
+- quantize_s: one quantize_int8 call, the trainer's extra cost per checkpoint (best of 3);
+- evals/s of ONNX Runtime alone (OnnxEvaluator) at batch 128 on random-play positions,
+  fp32 and int8, with 1 and 2 intra-op threads (spinning on);
+- agreement of int8 with fp32 on labelled positions, $CARTRIDGE_BENCH_POSITIONS (Pons'
+  positions as scripts/connect4_positions.py writes them; the first 1000), else 1000
+  positions of random play: policy argmax agreement, |value difference| mean and max,
+  and each model's policy-argmax mistake rate against the solver where labelled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cartridge.arena.connect4_benchmark import load_labelled_positions
+from cartridge.config import load_settings
+from cartridge.games import get_game
+from cartridge.inference.onnx import OnnxEvaluator
+from cartridge.integrity import random_games
+from cartridge.network import build_network, export_onnx
+from cartridge.network.quantize import quantize_int8
+
+log = logging.getLogger("bench.int8")
+CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
+BATCH = 128
+MEASURE_S = 10.0
+POSITIONS = 1000
+CALIBRATION = 512
+
+
+def run() -> dict:
+    game = get_game("connect4")
+    fp32, source = _model(game)
+    calibration = _random_play(game, CALIBRATION, seed=1)
+    timings = []
+    for _ in range(3):
+        started = time.perf_counter()
+        int8 = quantize_int8(fp32, calibration)
+        timings.append(time.perf_counter() - started)
+    speed = {}
+    for threads in (1, 2):
+        for precision, data in (("fp32", fp32), ("int8", int8)):
+            evaluator = OnnxEvaluator(data, game=game, model_version=1, provider="cpu",
+                                      intra_op_threads=threads, spinning=True)
+            speed[f"{precision}_{threads}_threads"] = round(_evals_per_s(evaluator, game), 1)
+        speed[f"speedup_{threads}_threads"] = round(
+            speed[f"int8_{threads}_threads"] / speed[f"fp32_{threads}_threads"], 2)
+    result = {
+        "model": source,
+        "fp32_bytes": len(fp32),
+        "int8_bytes": len(int8),
+        "quantize_s": round(min(timings), 3),
+        "batch": BATCH,
+        "evals_per_s": speed,
+        "agreement": _agreement(game, fp32, int8),
+    }
+    log.info("%s", result)
+    return result
+
+
+def _model(game) -> tuple[bytes, str]:
+    path = os.environ.get("CARTRIDGE_BENCH_MODEL")
+    if path:
+        return Path(path).read_bytes(), path
+    network = load_settings(CONFIG, environ={}).network.for_game(game.id)
+    return (export_onnx(build_network(game, network), game, network, step=0),
+            f"default {network.kind} {network.blocks}x{network.channels}, random weights")
+
+
+def _random_play(game, count: int, seed: int) -> np.ndarray:
+    observations = [game.encode(state) for _, states in random_games(game, count, seed)
+                    for state in states[:-1]]
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(observations), size=count, replace=False)
+    return np.stack([observations[i] for i in picked]).astype(np.float32)
+
+
+def _evals_per_s(evaluator: OnnxEvaluator, game) -> float:
+    observations = _random_play(game, BATCH, seed=2)
+    masks = np.ones((BATCH, game.num_actions), dtype=bool)
+    evaluator.evaluate(observations, masks)  # warm-up
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < MEASURE_S:
+        evaluator.evaluate(observations, masks)
+        done += BATCH
+    return done / (time.perf_counter() - started)
+
+
+def _agreement(game, fp32: bytes, int8: bytes) -> dict:
+    path = os.environ.get("CARTRIDGE_BENCH_POSITIONS")
+    labelled = load_labelled_positions(Path(path))[:POSITIONS] if path else []
+    if labelled:
+        states = [game.apply_all(list(p.actions)) for p in labelled]
+        observations = np.stack([game.encode(s) for s in states]).astype(np.float32)
+        masks = np.stack([game.legal_mask(s) for s in states])
+    else:
+        observations = _random_play(game, POSITIONS, seed=3)
+        masks = np.ones((POSITIONS, game.num_actions), dtype=bool)
+    outputs = {}
+    for precision, data in (("fp32", fp32), ("int8", int8)):
+        evaluator = OnnxEvaluator(data, game=game, model_version=1, provider="cpu")
+        outputs[precision] = evaluator.evaluate(observations, masks)
+    (priors32, values32), (priors8, values8) = outputs["fp32"], outputs["int8"]
+    moves32, moves8 = priors32.argmax(axis=1), priors8.argmax(axis=1)
+    error = np.abs(values8 - values32)
+    result = {
+        "positions": f"{len(observations)} from {path}" if labelled else
+                     f"{len(observations)} of random play",
+        "policy_argmax_agreement": round(float((moves32 == moves8).mean()), 4),
+        "value_abs_diff_mean": round(float(error.mean()), 4),
+        "value_abs_diff_max": round(float(error.max()), 4),
+    }
+    if labelled:
+        for precision, moves in (("fp32", moves32), ("int8", moves8)):
+            mistakes = sum(p.is_mistake(int(m)) for p, m in zip(labelled, moves, strict=True))
+            result[f"{precision}_policy_mistake_rate"] = round(mistakes / len(labelled), 4)
+    return result
