@@ -339,3 +339,11 @@ def test_the_keys_come_from_the_settings_with_documented_defaults():
         "CARTRIDGE_MCTS_GUMBEL_C_VISIT": "30", "CARTRIDGE_MCTS_GUMBEL_C_SCALE": "0.5"}).mcts)
     assert (chosen.algorithm, chosen.gumbel_considered, chosen.gumbel_c_visit,
             chosen.gumbel_c_scale) == ("gumbel", 4, 30.0, 0.5)
+
+
+def test_gumbel_noise_only_at_full_budget_roots():
+    """A smaller budget is a playout-cap fast search: no noise, the same move every time."""
+    runs = [search("connect4", [[], []], num_simulations=12, noise=True, seed=seed,
+                   simulations=np.array([12, 4]))[1].actions for seed in range(6)]
+    assert len({int(actions[1]) for actions in runs}) == 1
+    assert len({int(actions[0]) for actions in runs}) > 1

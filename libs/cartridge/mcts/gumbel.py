@@ -7,13 +7,13 @@ edges, the move and the policy target differ:
 
 - Root: m = min(gumbel_considered, legal moves) actions drawn without replacement by
   Gumbel-top-k, the top m of g + logits with g ~ Gumbel(0, 1) (g = 0 in evaluation,
-  where the whole search is deterministic). Sequential halving spreads a slot's
-  budget n over ceil(log2 m) phases: in each phase every surviving action gets
-  max(1, floor(n / (phases * survivors))) visits of this search, round robin (the
-  last phase takes whatever budget is left); when a phase ends the top half by
-  g + logits + sigma(completedQ) survive. The move is the best of the last survivors
-  by that score (among those this search visited). Each slot follows its own
-  schedule (its m and its budget), as arrays.
+  where the whole search is deterministic, and in playout-cap fast searches).
+  Sequential halving spreads a slot's budget n over ceil(log2 m) phases: in each
+  phase every surviving action gets max(1, floor(n / (phases * survivors))) visits
+  of this search, round robin (the last phase takes whatever budget is left); when
+  a phase ends the top half by g + logits + sigma(completedQ) survive. The move is
+  the best of the last survivors by that score (among those this search visited).
+  Each slot follows its own schedule (its m and its budget), as arrays.
 - Below the root: the paper's deterministic selection,
   argmax_a pi'(a) - N(a) / (1 + sum_b N(b)), with pi' = softmax(logits + sigma(completedQ)).
 - completedQ(a) = Q(a) for visited edges, else v_mix, the mixed value approximation
