@@ -69,7 +69,14 @@ TICTACTOE_LIMIT_S = 600.0
 CONNECT4_MINUTES = "10,20,30"
 # Configurations the learning sections compare (BENCH_LEARNING_CONFIGS picks them,
 # comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml.
-CONFIGS: dict[str, dict[str, str]] = {"defaults": {}}
+CONFIGS: dict[str, dict[str, str]] = {
+    "defaults": {},
+    # Gumbel search at a sixth of the simulations: more games per CPU-second, and an
+    # improved-policy target; m = 4 considered moves matched PUCT best at 8-16
+    # simulations in evaluation matches (scripts/gumbel_vs_puct.py).
+    "gumbel32": {"CARTRIDGE_MCTS_ALGORITHM": "gumbel", "CARTRIDGE_MCTS_NUM_SIMULATIONS": "32",
+                 "CARTRIDGE_MCTS_GUMBEL_CONSIDERED": "4"},
+}
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
 POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
 PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"
