@@ -359,3 +359,16 @@ def stored_names(store: ModelStore, version: int) -> set[str]:
     listing = store.client.list_objects(store.bucket, prefix=f"{store.base}/{folder}/",
                                         recursive=True)
     return {item.object_name.rsplit("/", 1)[1] for item in listing} - {".claim"}
+
+
+def test_a_retried_publish_of_the_newest_model_stores_it_once(store: ModelStore) -> None:
+    # A publish whose reply was lost in a store outage is retried by the trainer with
+    # the same model and step: the store must not keep a second copy of the checkpoint.
+    first = publish(store, "a", step=15)
+    again = publish(store, "a", step=15)
+    assert again == first
+    assert store.versions() == [first.version]
+    assert store.pointer("latest") == first.version
+    # Anything else is a new version: another model at that step, the model at another.
+    assert publish(store, "b", step=15).version == first.version + 1
+    assert publish(store, "b", step=30).version == first.version + 2

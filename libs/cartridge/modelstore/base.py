@@ -16,6 +16,7 @@ half-written or corrupt model is never loaded.
 from __future__ import annotations
 
 import abc
+import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -144,3 +145,14 @@ class ModelStore(abc.ABC):
     def latest(self) -> ModelInfo | None:
         version = self.pointer("latest")
         return None if version is None else self.info(version)
+
+    def _previous_attempt(self, onnx: bytes, step: int) -> ModelInfo | None:
+        """The newest version when it holds this very model at this step: a publish
+        retried after its reply, or its `latest` write, was lost (a store outage mid-
+        publish). Publishing it again would store the checkpoint twice."""
+        versions = self.versions()
+        if not versions:
+            return None
+        info = self.info(versions[-1])
+        same = info.step == step and info.sha256 == hashlib.sha256(onnx).hexdigest()
+        return info if same else None

@@ -51,6 +51,10 @@ class FilesystemModelStore(ModelStore):
         self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
         run: dict[str, Any] | None = None, int8: bytes | None = None,
     ) -> ModelInfo:
+        earlier = self._previous_attempt(onnx, step)
+        if earlier is not None:
+            self._advance_latest(earlier, onnx)
+            return earlier
         version, version_dir = self._claim_version()
         info = layout.new_info(self.env_id, version, onnx, checkpoint, step=step,
                                network=network, run=run, int8=int8)
@@ -59,13 +63,17 @@ class FilesystemModelStore(ModelStore):
             _atomic_write(version_dir / layout.INT8_NAME, int8)
         _atomic_write(version_dir / layout.CHECKPOINT_NAME, checkpoint)
         _atomic_write(version_dir / layout.META_NAME, layout.encode_info(info))
+        self._advance_latest(info, onnx)
+        return info
+
+    def _advance_latest(self, info: ModelInfo, onnx: bytes) -> None:
         with self._pointer_lock():
             current = self.pointer("latest")
             # A slower racing publisher must not move `latest` back to its older version.
-            if current is None or current < version:
-                self._replace_fixed_onnx(version_dir / layout.ONNX_NAME, onnx)
+            if current is None or current < info.version:
+                self._replace_fixed_onnx(self._version_dir(info.version) / layout.ONNX_NAME,
+                                         onnx)
                 _atomic_write(self.game_dir / "latest", layout.encode_pointer(info))
-        return info
 
     def promote(self, version: int) -> None:
         with self._pointer_lock():

@@ -148,6 +148,10 @@ class S3ModelStore(ModelStore):
         self, onnx: bytes, checkpoint: bytes, *, step: int, network: dict[str, Any],
         run: dict[str, Any] | None = None, int8: bytes | None = None,
     ) -> ModelInfo:
+        earlier = self._previous_attempt(onnx, step)
+        if earlier is not None:
+            self._advance_latest(earlier)
+            return earlier
         version = self._claim_version()
         info = layout.new_info(self.env_id, version, onnx, checkpoint, step=step,
                                network=network, run=run, int8=int8)
