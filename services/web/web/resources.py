@@ -60,13 +60,18 @@ class JournalConnection:
 def web_resources(settings: Settings) -> WebResources:
     web = settings.web
     inference = settings.inference
-    if inference.intra_op_threads == 0:
-        # The CPUs are shared by the search threads: each gets its part for ONNX Runtime.
-        share = max(1, cpu_budget().cpus // web.search_threads)
-        inference = inference.model_copy(update={"intra_op_threads": share})
     if inference.spinning == "auto":
         inference = inference.model_copy(update={"spinning": "off"})  # threads share CPUs
-    inference = resolve_inference(inference)
+    if inference.intra_op_threads == 0:
+        # The CPUs are shared by the search threads: each gets its part for ONNX Runtime.
+        budget = cpu_budget()
+        share = max(1, budget.cpus // web.search_threads)
+        log.info("ONNX Runtime intra-op pool: %d threads per search ([inference] "
+                 "intra_op_threads = 0: %s, shared by [web] search_threads = %d)",
+                 share, budget.reason, web.search_threads)
+        inference = inference.model_copy(update={"intra_op_threads": share})
+    else:
+        inference = resolve_inference(inference)  # logs the key's choice
     log.info("%d search threads, %d may wait; models on %s", web.search_threads,
              web.max_queued, settings.storage.model_backend)
     return WebResources(

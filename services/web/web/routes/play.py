@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from cartridge.inference.onnx import ModelLoadError, ModelMismatchError
 from cartridge.mcts import SearchConfig
@@ -54,7 +55,9 @@ async def move(request: MoveRequest, resources: Resources) -> dict[str, Any]:
     if game.is_terminal(state):
         raise HTTPException(409, "the game is already over: there is no move to make")
     try:
-        info = resources.catalog.resolve(game.id, request.model)
+        # A store read (S3 in compose and Kubernetes): off the event loop, so a slow
+        # store holds up this request only, not /healthz and every other one.
+        info = await run_in_threadpool(resources.catalog.resolve, game.id, request.model)
     except UnknownModelError as err:
         raise HTTPException(404, str(err)) from None
     config = dataclasses.replace(SearchConfig.from_settings(resources.settings.mcts),
