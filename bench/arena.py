@@ -25,6 +25,7 @@ from cartridge.games import get_game
 from cartridge.inference.onnx import OnnxEvaluator
 from cartridge.mcts import SearchConfig
 from cartridge.network import build_network, export_onnx
+from cartridge.threads import thread_count
 
 log = logging.getLogger("bench.arena")
 CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
@@ -40,12 +41,13 @@ def run() -> dict:
     network = settings.network.for_game(ENV_ID)
     sims = settings.arena.num_simulations
     search = SearchConfig.from_settings(settings.mcts)
+    threads = thread_count(settings.arena.threads, "[arena] threads", "ONNX Runtime intra-op pool")
     evaluators = []
     for seed in (1, 2):
         torch.manual_seed(seed)
         onnx = export_onnx(build_network(game, network), game, network, step=seed)
         evaluators.append(OnnxEvaluator(onnx, game=game, model_version=seed, provider="cpu",
-                                        intra_op_threads=settings.arena.threads))
+                                        intra_op_threads=threads))
     openings = select_openings(ENV_ID, OPENINGS)
 
     def players():
@@ -62,7 +64,7 @@ def run() -> dict:
     games = len(batched)
     result = {
         "env_id": ENV_ID, "network": network.model_dump(), "num_simulations": sims,
-        "games": games, "threads": settings.arena.threads,
+        "games": games, "threads": threads,
         "batched_games_per_s": round(games / batched_s, 3),
         "one_at_a_time_games_per_s": round(len(single) / single_s, 3),
         "speedup": round(single_s / batched_s, 2),

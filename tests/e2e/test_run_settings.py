@@ -113,6 +113,9 @@ def test_arena_and_web_keys_choose_the_serving_children(tmp_path: Path, arena, w
         assert child.essential == (child.name not in ("arena", "web"))
     if arena:
         assert supervisor.arena.niceness == 10 and supervisor.arena.argv[1:3] == ["-m", "arena"]
+        # [arena] threads = 0 would take the whole machine's budget: here it shares it.
+        assert supervisor.arena.env["CARTRIDGE_ARENA_THREADS"] == "1"
+        assert supervisor.arena.env["CARTRIDGE_INFERENCE_SPINNING"] == "off"
 
 
 def test_the_progress_line_shows_the_arenas_newest_rating(tmp_path: Path) -> None:

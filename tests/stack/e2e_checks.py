@@ -188,7 +188,11 @@ def check_actors_reach_latest(store: S3ModelStore) -> None:
     def all_reached() -> list[int] | None:
         result = prometheus("/api/v1/query", query='cartridge_actor_model_version{job="actor"}')
         versions = sorted(int(float(r["value"][1])) for r in result["result"])
-        return versions if len(versions) == ACTORS and versions[0] >= target else None
+        if len(versions) == ACTORS and versions[0] >= target:
+            return versions
+        # Raised, not returned: a timeout then reports what the actors were playing.
+        raise CheckFailedError(f"{len(versions)} actors report versions {versions} "
+                               f"{time.monotonic() - fixed_at:.0f} s after the target")
 
     versions = wait_for(f"every actor to play model version {target} or newer", all_reached,
                         timeout=120, every=1.0)
@@ -286,10 +290,11 @@ def check_trainer_resumes(store: S3ModelStore) -> None:
 
 
 def check_threads_follow_cpu_limits() -> None:
-    """ACTOR_CPUS / TRAINER_CPUS become cgroup CPU quotas; the services read them and log
-    the pool sizes they chose (no thread setting reaches them)."""
+    """ACTOR_CPUS / TRAINER_CPUS / ARENA_CPUS become cgroup CPU quotas; the services read
+    them and log the pool sizes they chose (no thread setting reaches them)."""
     expected = {"actor": ("ONNX Runtime intra-op pool", float(ENV.get("ACTOR_CPUS", "1"))),
-                "trainer": ("PyTorch intra-op pool", float(ENV.get("TRAINER_CPUS", "2")))}
+                "trainer": ("PyTorch intra-op pool", float(ENV.get("TRAINER_CPUS", "2"))),
+                "arena": ("ONNX Runtime intra-op pool", float(ENV.get("ARENA_CPUS", "1")))}
     for service, (pool, cpus) in expected.items():
         for container in containers(service):
             text = logs(container)

@@ -231,8 +231,10 @@ class Supervisor:
                                  "--url-file", str(self.web_url_file)],
                          logs / "web.log", shared_cores, essential=False) \
             if settings.run.web else None
+        # One thread unless [arena] threads says otherwise: it shares the machine.
+        arena_env = {**shared_cores, "CARTRIDGE_ARENA_THREADS": str(settings.arena.threads or 1)}
         self.arena = Child("arena", [python, "-m", "arena", "--config", str(config)],
-                           logs / "arena.log", shared_cores, essential=False,
+                           logs / "arena.log", arena_env, essential=False,
                            niceness=ARENA_NICENESS) if settings.run.arena else None
         self._web_announced = False
         self._reported_gone: set[str] = set()

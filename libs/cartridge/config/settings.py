@@ -177,7 +177,7 @@ class ArenaSettings(Section):
     history_opponents: int = Field(default=3, ge=0, le=32)
     gate: Literal["off", "match"] = "off"
     gate_confidence: float = Field(default=0.95, ge=0.5, lt=1.0)
-    threads: int = Field(default=1, ge=1, le=256)
+    threads: int = Field(default=0, ge=0, le=256)  # 0 = the CPU budget
     pause: float = Field(default=1.0, ge=0)
     poll_interval: float = Field(default=5.0, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)

@@ -305,7 +305,8 @@ class Arena:
         try:
             evaluator = OnnxEvaluator(self.store.load_onnx(version), game=self.game,
                                       model_version=version, provider=self.inputs.provider,
-                                      intra_op_threads=self.settings.threads)
+                                      intra_op_threads=self.inputs.threads,
+                                      spinning=self.inputs.spinning)
         except (CorruptModelError, ModelLoadError, ModelMismatchError) as err:
             log.error("refusing v%d: %s", version, err)
             self.refused.add(version)

@@ -12,6 +12,7 @@ from cartridge.journal import Journal, open_journal
 from cartridge.mcts import SearchConfig
 from cartridge.modelstore.base import ModelStore
 from cartridge.modelstore.factory import open_model_store
+from cartridge.threads import thread_count
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class ArenaInputs:
     arena: ArenaSettings
     search: SearchConfig  # [mcts] with [arena] num_simulations; no root noise in matches
     provider: str  # [inference] provider of the arena's ONNX Runtime sessions
+    threads: int  # ONNX Runtime intra-op threads: [arena] threads, 0 = the CPU budget
+    spinning: bool  # [inference] spinning ("auto": on, the arena owns its CPUs)
     open_store: Callable[[], ModelStore]
     open_journal: Callable[[], Journal]
     connect4_positions: Path | None  # labelled positions of the Connect Four benchmark
@@ -33,6 +36,9 @@ def arena_inputs(settings: Settings) -> ArenaInputs:
         arena=settings.arena,
         search=search,
         provider=settings.inference.provider,
+        threads=thread_count(settings.arena.threads, "[arena] threads",
+                             "ONNX Runtime intra-op pool"),
+        spinning=settings.inference.spinning != "off",
         open_store=lambda: open_model_store(settings),
         open_journal=lambda: open_journal(settings.storage, settings.common.data_dir),
         connect4_positions=(settings.data_path(Path(settings.arena.connect4_positions))
