@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from cartridge.config.settings import load_settings
 from cartridge.runs.resolved import resolved_toml, settings_without_secrets
 from tests.actor.helpers import REPO
@@ -38,3 +40,17 @@ def test_secrets_are_left_out(tmp_path: Path) -> None:
     # The secrets still come from the environment, as the header says.
     assert load_settings(copy, environ=environ) == settings
     assert "s3_access_key" not in settings_without_secrets(settings)["storage"]
+
+
+@pytest.mark.parametrize(("url", "kept"), [
+    ("postgresql://cartridge:pw-in-url@db:5432/cartridge?sslmode=require",
+     "postgresql://cartridge@db:5432/cartridge?sslmode=require"),
+    ("host=db user=cartridge password=pw-in-url dbname=cartridge",
+     "host=db user=cartridge dbname=cartridge"),
+])
+def test_a_password_written_into_postgres_url_is_left_out(url: str, kept: str) -> None:
+    settings = load_settings(REPO / "config.toml",
+                             environ={"CARTRIDGE_STORAGE_POSTGRES_URL": url})
+    assert "pw-in-url" not in resolved_toml(settings)
+    assert f"postgres_url = \"{kept}\"" in resolved_toml(settings)
+    assert settings_without_secrets(settings)["storage"]["postgres_url"] == kept

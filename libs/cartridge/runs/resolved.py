@@ -8,8 +8,10 @@ booleans and paths, which `_value` writes (JSON's string and number forms are va
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, SecretStr
 
@@ -35,7 +37,7 @@ def _table(lines: list[str], name: str, section: BaseModel) -> None:
         if isinstance(value, BaseModel):
             nested[key] = value
         elif not isinstance(value, SecretStr):
-            scalars[key] = value
+            scalars[key] = without_url_password(value) if key == "postgres_url" else value
     if scalars or not nested:
         lines.append(f"[{name}]")
         lines.extend(f"{key} = {_value(value)}" for key, value in scalars.items())
@@ -58,5 +60,24 @@ def _value(value: Any) -> str:
 
 def settings_without_secrets(settings: Settings) -> dict[str, Any]:
     """The settings as JSON-ready data, secrets left out (for model metadata)."""
-    return settings.model_dump(mode="json", exclude={"storage": {
+    data = settings.model_dump(mode="json", exclude={"storage": {
         key for key, value in settings.storage if isinstance(value, SecretStr)}})
+    storage = data["storage"]
+    storage["postgres_url"] = without_url_password(storage["postgres_url"])
+    return data
+
+
+def without_url_password(url: str) -> str:
+    """A PostgreSQL URL or key=value DSN with its password removed: one written into
+    [storage] postgres_url (rather than CARTRIDGE_STORAGE_POSTGRES_PASSWORD) must not
+    travel into a run's config.toml or a published model's metadata."""
+    url = _DSN_PASSWORD.sub("", url)
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    user = parts.netloc.rpartition("@")[0].partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+_DSN_PASSWORD = re.compile(r"(^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S*)")
