@@ -26,6 +26,7 @@ from tests.arena_service.helpers import (
     model_store,
     publish_versions,
 )
+from tests.ports import ReservedPort
 
 pytestmark = pytest.mark.slow
 
@@ -69,6 +70,8 @@ def test_a_bad_setting_stops_the_arena_at_start_naming_it(tmp_path: Path) -> Non
 
 
 def free_port() -> int:
+    """A port for the arena to bind (its metrics): free now, used at once. A port that
+    must stay unanswered for the whole test is held with ReservedPort instead."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -128,7 +131,8 @@ def test_sigkill_at_any_point_loses_and_repeats_no_match(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("what", ["journal", "model store"])
 def test_an_unreachable_store_is_waited_for_then_sigterm_stops_cleanly(tmp_path, what) -> None:
-    port = free_port()  # nothing listens there
+    reserved = ReservedPort()  # held, never listening: no other run's server can take it
+    port = reserved.port
     publish_versions(model_store(arena_settings(tmp_path)), 1)
     if what == "journal":
         env = {"CARTRIDGE_STORAGE_JOURNAL_BACKEND": "postgres",
@@ -152,6 +156,7 @@ def test_an_unreachable_store_is_waited_for_then_sigterm_stops_cleanly(tmp_path,
         if process.poll() is None:
             process.kill()
             process.wait()
+        reserved.release()
 
 
 def test_actors_following_best_play_only_gated_models(tmp_path: Path) -> None:

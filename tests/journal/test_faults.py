@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,20 +13,16 @@ import pytest
 
 from cartridge.journal import JournalError, JournalUnavailableError, postgres_journal
 from cartridge.journal import sqlite_journal as open_sqlite
+from tests.ports import ReservedPort
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_an_unreachable_server_is_named_and_retryable_without_the_password() -> None:
-    url = f"postgresql://arena@127.0.0.1:{free_port()}/cartridge"
-    with pytest.raises(JournalUnavailableError) as caught:
-        postgres_journal(url, password="s3cret-pw", connect_timeout=1)
+    with ReservedPort() as reserved:  # held, never listening: nothing answers there
+        url = f"postgresql://arena@127.0.0.1:{reserved.port}/cartridge"
+        with pytest.raises(JournalUnavailableError) as caught:
+            postgres_journal(url, password="s3cret-pw", connect_timeout=1)
     message = str(caught.value)
     assert "127.0.0.1" in message and "cartridge" in message
     assert "s3cret-pw" not in message

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ def _open(backend: str, where: str) -> ReplayStore:
 
 def append_games(backend: str, where: str, actor_id: str, games: int, out: str) -> None:
     """append_game() directly; writes the acknowledged game ids to `out` as JSON."""
-    rng = np.random.default_rng(abs(hash(actor_id)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(actor_id.encode()))  # the same in every process
     acknowledged = []
     with _open(backend, where) as store:
         for _ in range(games):
@@ -38,7 +39,7 @@ def append_games(backend: str, where: str, actor_id: str, games: int, out: str) 
 def write_through_writer(where: str, actor_id: str, games: int, out: str) -> None:
     """Put games through a ReplayWriter (retrying across a server crash), then flush."""
     logging.basicConfig(level=logging.WARNING)
-    rng = np.random.default_rng(abs(hash(actor_id)) % 2**32)
+    rng = np.random.default_rng(zlib.crc32(actor_id.encode()))  # the same in every process
     from cartridge.replay.postgres import PostgresReplayStore
 
     store = PostgresReplayStore(where, pool_size=1, connect_timeout=2)
