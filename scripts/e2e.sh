@@ -71,6 +71,7 @@ teardown() {
     podman untag "localhost/$PROJECT-actor:latest" "localhost/$PROJECT-actor:latest" 2>/dev/null
     podman untag "localhost/$PROJECT-trainer:latest" "localhost/$PROJECT-trainer:latest" 2>/dev/null
     podman untag "localhost/$PROJECT-web:latest" "localhost/$PROJECT-web:latest" 2>/dev/null
+    podman untag "localhost/$PROJECT-arena:latest" "localhost/$PROJECT-arena:latest" 2>/dev/null
     engine_stop
     [[ $status -eq 0 ]] && rm -rf "$WORK"
     phase ""

@@ -85,6 +85,18 @@ def test_list_prints_a_table_or_json(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "no runs found" in capsys.readouterr().out
 
 
+def test_list_looks_in_the_current_folder_and_runs_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_run(tmp_path / "data", state="completed")  # make run's default run directory
+    make_run(tmp_path / "runs" / "wide", state="stopped")
+    make_run(tmp_path / "elsewhere" / "hidden", state="completed")  # under neither root
+    monkeypatch.chdir(tmp_path)
+    assert main(["runs", "list", "--all", "--json"]) == 0
+    # Named by their path from the current folder, so `runs stop NAME` finds them.
+    assert sorted(r["name"] for r in json.loads(capsys.readouterr().out)) == ["data", "runs/wide"]
+
+
 def test_stop_names_unknown_finished_and_dead_runs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -46,3 +46,35 @@ def test_kill_ends_the_supervisor_and_its_children(
             if process.poll() is None:
                 process.kill()
                 process.wait()
+
+
+# Stands in for a supervisor: ends when the stop file appears (the real one's tick check
+# is tested in test_record.py).
+WATCHES_STOP_FILE = ("import pathlib, sys, time; stop = pathlib.Path(sys.argv[1]); "
+                     "print('ready', flush=True)\nwhile not stop.exists(): time.sleep(0.05)")
+
+
+def test_a_signal_it_may_not_send_leaves_a_stop_file_and_waits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cartridge.runs")
+    path = tmp_path / "r"
+    supervisor = subprocess.Popen([sys.executable, "-c", WATCHES_STOP_FILE, str(path / "stop")],
+                                  stdout=subprocess.PIPE, text=True)
+    try:
+        assert supervisor.stdout is not None and supervisor.stdout.readline() == "ready\n"
+        run = make_run(path, pid=supervisor.pid)
+
+        # Mock: these tests run as root, who may signal any process, so another user's
+        # supervisor (the case the stop file exists for) is simulated by refusing os.kill.
+        def refuse(pid: int, signum: int) -> None:
+            raise PermissionError(1, "Operation not permitted")
+
+        monkeypatch.setattr("cartridge.runs.processes.os.kill", refuse)
+        assert main(["runs", "stop", str(run.path)]) == 0
+        assert run.stop.exists() and supervisor.wait(5) == 0
+        assert f"could not signal pid {supervisor.pid}" in caplog.text
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()
+            supervisor.wait()

@@ -1,6 +1,7 @@
 """The dashboard in a real headless Chromium over a short real `cartridge run` (tic-tac-toe,
 tiny settings, the arena and the web service started by the run): the trainer's history
-and the actors' heartbeats reach the journal, the page draws its charts from them with
+and the actors' heartbeats reach the journal, and so do the arena's ratings and benchmark
+figures; the page draws every chart from them with
 plotly.js served by the app, and it updates without a reload. Saves a screenshot in
 build/test-artifacts/."""
 
@@ -73,10 +74,13 @@ def test_the_dashboard_draws_a_real_run_and_updates_live(tmp_path: Path):
         def enough() -> dict | None:
             data = httpx.get(api, timeout=10).json()
             live = data["selfplay"]["live_actors"] >= 1
+            strength = data["strength"]
+            rated = any(r["version"] is not None for r in strength["ratings"])
             return data if len(data["training"]) >= 2 and live and data["models"]["latest"] \
-                else None
+                and rated and strength["benchmarks"] else None
 
-        data = until("training rows, a live actor and a model", enough, process, output)
+        data = until("training rows, a live actor, a model, its rating and benchmark", enough,
+                     process, output)
         assert data["replay"]["positions"] > 0
         with sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -87,10 +91,15 @@ def test_the_dashboard_draws_a_real_run_and_updates_live(tmp_path: Path):
                 page = browser.new_page(viewport={"width": 1400, "height": 1500})
                 page.set_default_timeout(TIMEOUT_MS)
                 page.goto(url + "dashboard")
-                for chart in ("chart-loss", "chart-throughput", "chart-actors"):
+                for chart in ("chart-loss", "chart-throughput", "chart-actors", "chart-ratings",
+                              "chart-benchmark", "chart-replay"):
                     page.wait_for_selector(f"#{chart} .main-svg")  # drawn by plotly.js
                 loss_points = page.locator("#chart-loss .scatterlayer .trace").count()
                 assert loss_points == 3  # total, policy, value
+                # Ratings: the model versions' line with its interval bars, then the anchors.
+                assert page.locator("#chart-ratings .scatterlayer .trace").count() >= 2
+                assert page.locator("#chart-ratings .errorbar").count() >= 1
+                assert page.locator("#chart-benchmark .scatterlayer .trace").count() >= 1
                 step_tile = page.locator(".tile", has_text="training step").locator(".value")
                 first_step = int(step_tile.text_content())
                 assert first_step >= 1
