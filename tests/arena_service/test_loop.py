@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from arena.schedule import parse_model_name
 from cartridge.journal import open_journal
+from cartridge.threads import cpu_budget
 from tests.actor.helpers import publish_corrupt_fs
 from tests.arena.helpers import late_positions
 from tests.arena_service.helpers import (
@@ -188,6 +190,20 @@ def test_threads_sets_the_onnx_runtime_threads(tmp_path: Path, threads: int) -> 
     publish_versions(model_store(settings), 1)
     evaluator = make_arena(settings)._evaluator(1)
     assert evaluator._session.get_session_options().intra_op_num_threads == threads
+
+
+def test_threads_0_follows_the_cpu_budget_and_spinning_reaches_the_session(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="cartridge.threads")
+    settings = arena_settings(tmp_path, threads=0)
+    settings = settings.model_copy(update={"inference": settings.inference.model_copy(
+        update={"spinning": "off"})})
+    publish_versions(model_store(settings), 1)
+    options = make_arena(settings)._evaluator(1)._session.get_session_options()
+    assert options.intra_op_num_threads == cpu_budget().cpus
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    assert "[arena] threads = 0:" in caplog.text
 
 
 def test_a_gate_killed_between_its_steps_finishes_without_replaying(tmp_path: Path) -> None:
