@@ -105,7 +105,7 @@ class SelfPlaySettings(Section):
 class InferenceSettings(Section):
     provider: Literal["auto", "cpu", "cuda", "rocm"] = "auto"
     intra_op_threads: int = Field(default=0, ge=0)
-    spinning: Literal["auto", "on", "off"] = "auto"
+    spinning: Literal["auto", "on", "off"] = "off"
     precision: Literal["fp32", "int8"] = "fp32"  # the model artifact actors play
 
 
