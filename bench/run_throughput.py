@@ -10,7 +10,11 @@ from the first published model on:
   speed inside the run shows; `fraction_of_solo` is its samples/s over the solo figure;
 - `old_split_ratio_lifted`: the same, with the machine divided as before thread budgets
   (the trainer's PyTorch pool on every CPU, one actor with one ONNX Runtime thread,
-  spinning on, no backfill actor): the before of the thread-budget change.
+  spinning on, no backfill actor): the before of the thread-budget change;
+- the split's alternatives under the default ratio, for self-play per hour (what bounds
+  strength here): `two_actors` (`[run] actors = 2`: no backfill, both actors at normal
+  priority beside the trainer) and `arena_off` (the defaults without the arena, to show
+  its share).
 
 Each run reports trainer samples/s (from stats.json steps), self-play positions/s (the
 replay buffer's monotonic position count), the share of time the trainer waited at
@@ -49,10 +53,13 @@ def run() -> dict[str, Any]:
                        "CARTRIDGE_TRAINING_THREADS": cpus, "CARTRIDGE_RUN_ACTORS": "1",
                        "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": "1",
                        "CARTRIDGE_INFERENCE_SPINNING": "on"}, seconds)
-    for result in (defaults, lifted, old):
+    two_actors = measure_run({"CARTRIDGE_RUN_ACTORS": "2"}, seconds)
+    arena_off = measure_run({"CARTRIDGE_RUN_ARENA": "false"}, seconds)
+    for result in (defaults, lifted, old, two_actors, arena_off):
         result["fraction_of_solo"] = round(result["trainer_samples_per_s"] / solo, 3)
     return {"env_id": ENV, "measure_s": seconds, "solo_trainer_samples_per_s": solo,
-            "defaults": defaults, "ratio_lifted": lifted, "old_split_ratio_lifted": old}
+            "defaults": defaults, "ratio_lifted": lifted, "old_split_ratio_lifted": old,
+            "two_actors": two_actors, "arena_off": arena_off}
 
 
 def measure_run(changes: dict[str, str], seconds: float) -> dict[str, Any]:
