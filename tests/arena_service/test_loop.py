@@ -71,11 +71,23 @@ def test_a_new_version_is_taken_up_before_older_work_is_finished(tmp_path: Path)
     store = model_store(settings)
     publish_versions(store, 2)
     arena = make_arena(settings)
-    assert arena.step()  # v2's first match
+    assert arena.step() and arena.step()  # v2's benchmark, then its first match
     publish_versions(store, 1, first_seed=3)
-    assert arena.step()
+    assert arena.step() and arena.step()  # v3's benchmark and first match come next
     with journal_of(settings) as journal:
         assert [m.player_a for m in journal.matches("tictactoe")] == ["v2", "v3"]
+        assert {b.version for b in journal.benchmarks("tictactoe")} == {2, 3}
+
+
+def test_a_versions_benchmark_comes_before_its_ratings(tmp_path: Path) -> None:
+    # While versions arrive faster than they are rated, each one reached is benchmarked.
+    settings = arena_settings(tmp_path)
+    publish_versions(model_store(settings), 1)
+    arena = make_arena(settings)
+    assert arena.step()
+    with journal_of(settings) as journal:
+        assert journal.matches("tictactoe") == []
+        assert {b.version for b in journal.benchmarks("tictactoe")} == {1}
 
 
 def test_a_corrupt_version_is_refused_and_the_rest_are_rated(tmp_path: Path) -> None:

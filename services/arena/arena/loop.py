@@ -4,7 +4,8 @@ A unit is a gate match (the newest version against `best`, or against random
 while there is no `best`), a rating match (a version against one opponent),
 or a benchmark. Each is recorded in the journal in one transaction before the
 next starts, and what is recorded is never played again, so an arena killed at
-any point resumes where it was. After each unit it rests [arena] pause seconds;
+any point resumes where it was. A version's benchmark comes before its rating
+matches. After each unit it rests [arena] pause seconds;
 with nothing to do it looks at the store again after [arena] poll_interval.
 
 A version that cannot be loaded (corrupt, or for another game) is refused,
@@ -143,7 +144,10 @@ class Arena:
             if self.settings.gate == "match" and self._gate(versions[-1], best, done):
                 return True
             for version in work_order(versions):
-                if self._rate(version, versions, best, done) or self._benchmark(version):
+                # Its benchmark first: one unit, cheaper than its ratings and absolute, so
+                # while versions arrive faster than the arena rates them (a small machine,
+                # a short checkpoint interval) each version it reaches still gets one.
+                if self._benchmark(version) or self._rate(version, versions, best, done):
                     return True
         except RefusedModelError:
             return True  # the store changed under us: look again
