@@ -59,6 +59,7 @@ from cartridge.players import (
     MctsPlayer,
     exhaustive_losses,
 )
+from cartridge.threads import cpu_budget
 
 log = logging.getLogger("bench.learning")
 REPO = Path(__file__).resolve().parent.parent
@@ -222,7 +223,8 @@ def rate_pool(curves: dict[str, dict[str, Any]]) -> dict[str, Any]:
                 continue
             name = f"{config}@{snapshot['minutes']:g}min"
             evaluator = OnnxEvaluator((REPO / snapshot["model"]).read_bytes(), game=game,
-                                      model_version=0, provider="cpu", intra_op_threads=0)
+                                      model_version=0, provider="cpu",
+                                      intra_op_threads=cpu_budget().cpus)
             players[name] = search_player(game, evaluator, _search_config(),
                                           settings.arena.num_simulations, rng)
             pairs += [(name, anchor) for anchor in anchors]
@@ -251,7 +253,7 @@ def _judge(model: Path) -> dict[str, Any]:
     game = get_game("connect4")
     settings = load_settings(CONFIG, environ={})
     evaluator = OnnxEvaluator(model.read_bytes(), game=game, model_version=0,
-                              provider="cpu", intra_op_threads=0)
+                              provider="cpu", intra_op_threads=cpu_budget().cpus)
     agents = {"network": PolicyPlayer(game, evaluator),
               "search": search_player(game, evaluator, _search_config(),
                                       settings.arena.num_simulations,
