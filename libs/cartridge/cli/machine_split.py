@@ -16,19 +16,7 @@ fighting over one. The rule, for C CPUs (cartridge.threads.cpu_budget):
 - Every child runs ONNX Runtime with spinning off: its cores are shared.
 
 Threads at normal priority add up to C. [run] actors = N > 0 instead starts N actors
-at normal priority sharing the C - T CPUs left to them, and no backfill. The arena
-(cli/run.py) runs one thread at idle priority beside the backfill actors: rating makes
-no model stronger, so it only takes time training and self-play leave.
-
-Measured on 2 cores (bench run_throughput, Connect Four defaults, 3 minutes after the
-first model; self-play positions/s is what bounds strength here):
-- this split: 50.4 positions/s, the trainer waiting at the ratio gate 42% of the time;
-  CPUs used: trainer 0.55, actor 0.98, backfill 0.23, arena 0.21;
-- the arena niced instead of idle: 46.9 positions/s (the arena took 0.43, the backfill
-  0.10); without the arena: 60.6 positions/s (backfill 0.40);
-- `[run] actors = 2` (no backfill, both actors compete with the trainer): 54.9
-  positions/s, but the arena starves (0.09) and the trainer shares its core whenever it
-  trains; kept as the option for runs that want the most games and few ratings.
+at normal priority sharing the C - T CPUs left to them, and no backfill.
 """
 
 from __future__ import annotations

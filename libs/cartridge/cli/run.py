@@ -3,7 +3,7 @@
 Starts one trainer (`python -m trainer`) and actor processes (`python -m actor`),
 with threads and priorities that divide the machine between them
 (cli/machine_split.py), plus the arena (`python -m arena`, [run] arena: ratings,
-benchmarks and the gate, at idle priority) and the web service (`python -m web`,
+benchmarks and the gate, at a lower priority) and the web service (`python -m web`,
 [run] web: the dashboard and the play page, whose URL is printed). They share
 [common] data_dir: the SQLite replay buffer, the models folder, the journal, the
 trainer's stats.json and the actors' status files. Each child logs to
@@ -62,6 +62,9 @@ PROGRESS_INTERVAL = 5.0  # seconds between progress lines
 STOP_TIMEOUT = 60.0  # seconds children get to stop after SIGTERM before SIGKILL
 _TICK = 0.2
 _LOG_TAIL = 15  # lines of a dead child's log shown
+# The arena's priority below training and self-play: on a small machine it takes what
+# they leave, and still makes progress ahead of the idle-priority backfill actors.
+ARENA_NICENESS = 10
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -110,8 +113,9 @@ class Child:
     argv: list[str]
     log_path: Path
     env: dict[str, str]
-    idle: bool = False  # idle priority: runs only on CPUs nothing else wants
+    backfill: bool = False  # idle priority: runs only on CPUs nothing else wants
     essential: bool = True  # its death stops the run (the arena's and the web's does not)
+    niceness: int = 0  # added to the supervisor's (the arena yields to training)
     process: subprocess.Popen[bytes] | None = None
     log_file: IO[bytes] | None = None
 
@@ -124,8 +128,14 @@ class Child:
         self.process = subprocess.Popen(
             self.argv, stdout=self.log_file, stderr=subprocess.STDOUT, env=self.env,
             stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_idle_child if self.idle else _die_with_parent,
+            preexec_fn=_backfill_child if self.backfill else self._prepare,
         )
+
+    def _prepare(self) -> None:
+        """In the child before exec."""
+        _die_with_parent()
+        if self.niceness:
+            _lower_priority(self.niceness)
 
     @property
     def pid(self) -> int | None:
@@ -163,8 +173,8 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _idle_child() -> None:
-    """In a backfill actor or the arena before exec: SCHED_IDLE, which the kernel runs only on a CPU
+def _backfill_child() -> None:
+    """In a backfill actor before exec: SCHED_IDLE, which the kernel runs only on a CPU
     no other task wants (weight 3 against 1024 for a normal task), in the lowest-priority
     autogroup."""
     _die_with_parent()
@@ -211,7 +221,7 @@ class Supervisor:
                   [python, "-m", "actor", "--config", str(config), "--actor-id", actor_id],
                   logs / f"actor-{i}.log",
                   {**actor_env, "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": str(plan.threads)},
-                  idle=plan.backfill)
+                  backfill=plan.backfill)
             for i, (actor_id, plan) in enumerate(zip(self.actor_ids, self.split.actors,
                                                      strict=True))
         ]
@@ -221,15 +231,11 @@ class Supervisor:
                                  "--url-file", str(self.web_url_file)],
                          logs / "web.log", shared_cores, essential=False) \
             if settings.run.web else None
-        # One thread unless [arena] threads says otherwise, at idle priority beside the
-        # backfill actors: rating makes no model stronger, so it takes only CPU time that
-        # training and self-play leave (bench run_throughput: niced instead, it took 0.43
-        # of 2 cores from the backfill actor, and self-play fell from 60.6 to 46.9
-        # positions/s).
+        # One thread unless [arena] threads says otherwise: it shares the machine.
         arena_env = {**shared_cores, "CARTRIDGE_ARENA_THREADS": str(settings.arena.threads or 1)}
         self.arena = Child("arena", [python, "-m", "arena", "--config", str(config)],
-                           logs / "arena.log", arena_env, idle=True,
-                           essential=False) if settings.run.arena else None
+                           logs / "arena.log", arena_env, essential=False,
+                           niceness=ARENA_NICENESS) if settings.run.arena else None
         self._web_announced = False
         self._reported_gone: set[str] = set()
         self._arena_line: str | None = None
