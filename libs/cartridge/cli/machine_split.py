@@ -16,7 +16,19 @@ fighting over one. The rule, for C CPUs (cartridge.threads.cpu_budget):
 - Every child runs ONNX Runtime with spinning off: its cores are shared.
 
 Threads at normal priority add up to C. [run] actors = N > 0 instead starts N actors
-at normal priority sharing the C - T CPUs left to them, and no backfill.
+at normal priority sharing the C - T CPUs left to them, and no backfill. The arena
+(cli/run.py) runs one thread niced 10, ahead of the backfill actors.
+
+Measured on 2 cores (bench run_throughput, Connect Four defaults, 3 minutes after the
+first model; self-play positions/s is what bounds strength here):
+- this split: 46.9 positions/s, the trainer waiting at the ratio gate 46% of the time;
+  CPUs used: trainer 0.48, actor 0.95, backfill 0.10, arena 0.43;
+- without the arena: 60.6 positions/s (backfill 0.40). At idle priority the arena took
+  0.21 and self-play made 50.4, but where training and self-play saturate the machine
+  (tic-tac-toe) it got no CPU at all: ratings are worth their share;
+- [run] actors = 2 (no backfill, both actors compete with the trainer): 54.9
+  positions/s, but the arena gets 0.09 and ratings crawl: the option for runs that
+  want the most games and few ratings.
 """
 
 from __future__ import annotations
