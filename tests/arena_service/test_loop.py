@@ -79,15 +79,20 @@ def test_a_new_version_is_taken_up_before_older_work_is_finished(tmp_path: Path)
         assert {b.version for b in journal.benchmarks("tictactoe")} == {2, 3}
 
 
-def test_a_versions_benchmark_comes_before_its_ratings(tmp_path: Path) -> None:
-    # While versions arrive faster than they are rated, each one reached is benchmarked.
+def test_benchmarks_and_ratings_take_turns_while_versions_keep_arriving(
+    tmp_path: Path,
+) -> None:
+    # A new version after every unit: neither kind of work may starve the other.
     settings = arena_settings(tmp_path)
-    publish_versions(model_store(settings), 1)
+    store = model_store(settings)
     arena = make_arena(settings)
-    assert arena.step()
+    for seed in range(1, 7):
+        publish_versions(store, 1, first_seed=seed)
+        assert arena.step()
     with journal_of(settings) as journal:
-        assert journal.matches("tictactoe") == []
-        assert {b.version for b in journal.benchmarks("tictactoe")} == {1}
+        benchmarked = {b.version for b in journal.benchmarks("tictactoe")}
+        rated = {m.player_a for m in journal.matches("tictactoe")}
+    assert benchmarked == {1, 3, 5} and rated == {"v2", "v4", "v6"}
 
 
 def test_a_corrupt_version_is_refused_and_the_rest_are_rated(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ A unit is a gate match (the newest version against `best`, or against random
 while there is no `best`), a rating match (a version against one opponent),
 or a benchmark. Each is recorded in the journal in one transaction before the
 next starts, and what is recorded is never played again, so an arena killed at
-any point resumes where it was. A version's benchmark comes before its rating
-matches. After each unit it rests [arena] pause seconds;
+any point resumes where it was. Benchmarks and rating matches take turns, each
+for the newest version that still needs one. After each unit it rests [arena] pause
+seconds;
 with nothing to do it looks at the store again after [arena] poll_interval.
 
 A version that cannot be loaded (corrupt, or for another game) is refused,
@@ -99,6 +100,7 @@ class Arena:
             raise ValueError(f"[arena] connect4_solver = true: {SOLVER_HINT}")
         self.anchors = anchor_names(self.env_id, connect4_solver=self.settings.connect4_solver)
         self.refused: set[int] = set()
+        self._benchmark_next = True  # the kind of unit tried first; it alternates
         self._store: ModelStore | None = None
         self._journal: Journal | None = None
         self._evaluators: OrderedDict[int, OnnxEvaluator] = OrderedDict()
@@ -143,12 +145,22 @@ class Arena:
         try:
             if self.settings.gate == "match" and self._gate(versions[-1], best, done):
                 return True
-            for version in work_order(versions):
-                # Its benchmark first: one unit, cheaper than its ratings and absolute, so
-                # while versions arrive faster than the arena rates them (a small machine,
-                # a short checkpoint interval) each version it reaches still gets one.
-                if self._benchmark(version) or self._rate(version, versions, best, done):
-                    return True
+            # Benchmarks and rating matches take turns: while versions arrive faster than
+            # the arena gets through a version's work (a small machine, a short
+            # checkpoint interval), always finishing one kind first would starve the
+            # other, and the dashboard would show ratings but no benchmark, or the reverse.
+            def benchmark(version: int) -> bool:
+                return self._benchmark(version)
+
+            def rate(version: int) -> bool:
+                return self._rate(version, versions, best, done)
+
+            kinds = (benchmark, rate) if self._benchmark_next else (rate, benchmark)
+            for kind in kinds:
+                for version in work_order(versions):
+                    if kind(version):
+                        self._benchmark_next = kind is rate
+                        return True
         except RefusedModelError:
             return True  # the store changed under us: look again
         return False
