@@ -31,7 +31,9 @@ test: venv ## Run the test suite (starts a PostgreSQL server when none answers)
 	$(PY) -m pytest -q
 
 test-shuffled: venv ## The test suite in a random order (SEED=N repeats one), to catch order dependence
-	$(PY) -m pytest -q -o addopts="" $(if $(SEED),--randomly-seed=$(SEED))
+	@seed=$${SEED:-$$(( RANDOM * 32768 + RANDOM ))}; \
+	echo "test order: --randomly-seed=$$seed (make test-shuffled SEED=$$seed repeats it)"; \
+	$(PY) -m pytest -q -o addopts="" --randomly-seed=$$seed
 
 lint: venv ## ruff
 	$(VENV)/bin/ruff check libs services tests scripts
