@@ -110,6 +110,26 @@ def test_a_whole_game_by_clicking_shows_the_right_result(serve, page, seat, mark
     page.screenshot(path=str(ARTIFACTS / f"play-tictactoe-seat{seat}.png"), full_page=True)
 
 
+def test_a_new_game_drops_the_answers_of_the_games_before_it(serve, page):
+    # The seat changes while the page is still loading its first game and while the
+    # model is thinking for the games after it: only the last game's answers may land
+    # (CI once saw an old game's move applied to a new one, and the next click refused).
+    web = serve(publish_models=1)
+    page.goto(web.url + "/play?game=tictactoe")
+    page.locator("#simulations").fill("400")  # slow answers: they arrive after the changes
+    for seat in ("1", "0", "1"):
+        page.locator("#seat").select_option(seat)
+    page.wait_for_load_state("networkidle")  # every answer, stale ones included, is in
+    wait_until_settled(page, 1)
+    assert board(page).count("X") == 1 and board(page).count("O") == 0  # the model opened
+    assert page.locator("#move-list li").count() == 1
+    assert page.locator("#status").text_content() == "Your move (O)"
+    assert page.locator("#message").text_content() == ""
+    page.locator('#board .cell[aria-label$="empty"]').first.click()  # and play goes on
+    wait_until_settled(page, 3)
+    assert page.locator("#message").text_content() == ""
+
+
 def test_an_illegal_click_is_refused_without_a_request(serve, page):
     web = serve(publish_models=1)
     page.goto(web.url + "/play?game=tictactoe")

@@ -6,7 +6,12 @@
 const $ = (id) => document.getElementById(id);
 const NAMES = ["X", "O"];
 const state = { games: {}, game: null, actions: [], seat: 0, position: null, busy: false,
-                analysis: null, movers: [] };
+                analysis: null, movers: [], generation: 0 };
+
+// Each new game bumps state.generation. An answer that arrives after a newer game began
+// (the seat changed while the model was thinking, or while the first game was loading)
+// belongs to the old game and is dropped, never applied to the new one.
+const current = (generation) => generation === state.generation;
 
 async function api(method, path, body) {
   const response = await fetch(path, {
@@ -101,6 +106,7 @@ function describe(action) {
 
 async function clicked(action) {
   const p = state.position;
+  if (!p) return say("The new game is still loading.");
   if (state.busy) return say("Wait for the model's move.");
   if (p.terminal) return say("The game is over: start a new game or undo.");
   if (p.to_play !== state.seat) return say("It is not your move.");
@@ -110,57 +116,71 @@ async function clicked(action) {
 }
 
 async function play(action, mover) {
-  state.actions.push(action);
-  state.movers.push(mover);
-  state.analysis = null;
+  const generation = state.generation;
+  const actions = [...state.actions, action];
+  let position;
   try {
-    state.position = await api("POST", "/api/position", { game: state.game.id, actions: state.actions });
+    position = await api("POST", "/api/position", { game: state.game.id, actions });
   } catch (err) {
-    state.actions.pop(); state.movers.pop();
-    return say(err.message);
+    if (current(generation)) say(err.message);
+    return;
   }
+  if (!current(generation)) return;
+  state.actions = actions;
+  state.movers.push(mover);
+  state.position = position;
+  state.analysis = null;
   render();
   await modelTurn();
 }
 
 async function modelTurn() {
   if (state.position.terminal || state.position.to_play === state.seat) return;
+  const generation = state.generation;
   state.busy = true;
   render();
+  let answer;
   try {
-    const answer = await api("POST", "/api/move", {
+    answer = await api("POST", "/api/move", {
       game: state.game.id, actions: state.actions, model: $("model").value,
       simulations: Number($("simulations").value),
     });
-    state.actions.push(answer.action);
-    state.movers.push(state.position.to_play);
-    state.position = answer.position;
-    state.analysis = answer;
   } catch (err) {
+    if (!current(generation)) return;
     say(`The model could not move: ${err.message}`);
-  } finally {
     state.busy = false;
-    render();
+    return render();
   }
+  if (!current(generation)) return;  // a new game began meanwhile: this answer is stale
+  state.actions.push(answer.action);
+  state.movers.push(state.position.to_play);
+  state.position = answer.position;
+  state.analysis = answer;
+  state.busy = false;
+  render();
   await modelTurn();  // Othello: the opponent may have to pass, and the model moves again
 }
 
 async function undo() {
-  if (state.busy) return;
+  if (state.busy || !state.position) return;
   while (state.movers.length && state.movers[state.movers.length - 1] !== state.seat) {
     state.actions.pop(); state.movers.pop();
   }
   state.actions.pop(); state.movers.pop();
   state.analysis = null;
-  state.position = await api("POST", "/api/position", { game: state.game.id, actions: state.actions });
+  const generation = state.generation;
+  const position = await api("POST", "/api/position", { game: state.game.id, actions: state.actions });
+  if (!current(generation)) return;
+  state.position = position;
   say("");
   render();
 }
 
-async function loadModels() {
-  const select = $("model");
-  select.innerHTML = "";
+async function loadModels(generation) {
   const listing = await api("GET", `/api/models/${state.game.id}`);
+  if (!current(generation)) return;
+  const select = $("model");
+  select.innerHTML = "";  // filled at once, after the answer: no second listing interleaves
   const options = [["latest", `latest${listing.latest ? ` (v${listing.latest})` : " (none yet: search only)"}`]];
   if (listing.best) options.push(["best", `best (v${listing.best})`]);
   for (const info of [...listing.versions].reverse()) {
@@ -170,16 +190,22 @@ async function loadModels() {
 }
 
 async function newGame() {
+  const generation = ++state.generation;
   state.game = state.games[$("game").value];
   state.seat = Number($("seat").value);
   state.actions = []; state.movers = []; state.analysis = null; state.busy = false;
+  state.position = null;  // until the new game's position arrives: clicks wait for it
   say("");
+  let position;
   try {
-    await loadModels();
-    state.position = await api("POST", "/api/position", { game: state.game.id, actions: [] });
+    await loadModels(generation);
+    position = await api("POST", "/api/position", { game: state.game.id, actions: [] });
   } catch (err) {
-    return say(err.message);
+    if (current(generation)) say(err.message);
+    return;
   }
+  if (!current(generation)) return;
+  state.position = position;
   render();
   await modelTurn();
 }
