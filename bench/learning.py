@@ -77,6 +77,10 @@ CONFIGS: dict[str, dict[str, str]] = {
     # simulations in evaluation matches (scripts/gumbel_vs_puct.py).
     "gumbel32": {"CARTRIDGE_MCTS_ALGORITHM": "gumbel", "CARTRIDGE_MCTS_NUM_SIMULATIONS": "32",
                  "CARTRIDGE_MCTS_GUMBEL_CONSIDERED": "4"},
+    # Playout cap randomization (KataGo's fractions): a quarter of the moves get the full
+    # 200-simulation search and become policy targets, the rest 50 simulations.
+    "pcr": {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
+            "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "50"},
 }
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
 POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
