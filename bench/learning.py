@@ -72,14 +72,22 @@ CONNECT4_MINUTES = "10,20,30"
 # comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml.
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
-    # Gumbel search at a sixth of the simulations: more games per CPU-second, and an
-    # improved-policy target; m = 4 considered moves matched PUCT best at 8-16
-    # simulations in evaluation matches (scripts/gumbel_vs_puct.py).
-    "gumbel32": {"CARTRIDGE_MCTS_ALGORITHM": "gumbel", "CARTRIDGE_MCTS_NUM_SIMULATIONS": "32",
-                 "CARTRIDGE_MCTS_GUMBEL_CONSIDERED": "4"},
-    # Playout cap randomization (KataGo's fractions): a quarter of the moves get the full
-    # 200-simulation search and become policy targets, the rest 50 simulations.
-    "pcr": {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
+    # AlphaZero's search as Connect Four trained before [selfplay.connect4] chose Gumbel:
+    # PUCT at [mcts]'s 200 simulations for every game.
+    "puct200": {"CARTRIDGE_SELFPLAY_CONNECT4_ALGORITHM": "puct",
+                "CARTRIDGE_SELFPLAY_CONNECT4_NUM_SIMULATIONS": "200"},
+    # Gumbel search at a sixth of the simulations for every game (Connect Four's default):
+    # more games per CPU-second, and an improved-policy target; m = 4 considered moves
+    # matched PUCT best at 8-16 simulations in evaluation matches (scripts/gumbel_vs_puct.py).
+    "gumbel32": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
+                 for game in ("TICTACTOE", "CONNECT4")
+                 for key, value in (("ALGORITHM", "gumbel"), ("NUM_SIMULATIONS", "32"),
+                                    ("GUMBEL_CONSIDERED", "4"))},
+    # Playout cap randomization (KataGo's fractions) over PUCT 200: a quarter of the moves
+    # get the full search and become policy targets, the rest 50 simulations.
+    "pcr": {"CARTRIDGE_SELFPLAY_CONNECT4_ALGORITHM": "puct",
+            "CARTRIDGE_SELFPLAY_CONNECT4_NUM_SIMULATIONS": "200",
+            "CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
             "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "50"},
 }
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"

@@ -1,19 +1,20 @@
 """Section `selfplay`: self-play speed of one process against ONNX Runtime's ceiling.
 
 For each game, the default network from config.toml (random weights: speed does
-not depend on them) plays batched self-play with [mcts] num_simulations and
-[actor] concurrent_games. We count every position the network evaluates, then
-time ONNX Runtime alone on batches of the same (mean) size, same threads:
-ceiling_ratio = evals_per_s / ceiling_evals_per_s is the share of time spent
-in inference, i.e. 1 - search overhead.
+not depend on them) plays batched self-play with the game's self-play search
+([selfplay.<game>] over [mcts], as actors play) and [actor] concurrent_games. We
+count every position the network evaluates, then time ONNX Runtime alone on batches
+of the same (mean) size, same threads: ceiling_ratio = evals_per_s /
+ceiling_evals_per_s is the share of time spent in inference, i.e. 1 - search overhead.
 
 `connect4.threads`: the same for 1 and 2 ONNX Runtime threads, with spinning on and
 off (the [inference] keys), so the thread and spinning choices rest on figures. With
 one thread the pool is empty and spinning is moot; it is measured anyway as a control.
 
-`connect4.playout_cap`: the same with playout cap randomization (KataGo's 0.25 of moves
-in full, the rest a fast search of 50 simulations): recorded positions/s, moves/s and
-finished games/s against the default (every move full), which sets [selfplay]'s trade.
+`connect4.playout_cap`: playout cap randomization over PUCT at [mcts]'s 200 simulations
+(KataGo's 0.25 of moves in full, the rest a fast search of 50): recorded positions/s,
+moves/s and finished games/s, against `connect4.puct` (the same search, every move full),
+which sets [selfplay]'s trade.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from cartridge.config import load_settings
+from cartridge.config.settings import MctsSettings
 from cartridge.games import get_game
 from cartridge.inference.onnx import OnnxEvaluator, evaluator_from_settings
 from cartridge.mcts import SearchConfig
@@ -63,7 +65,9 @@ class CountingEvaluator:
 
 
 def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
-            spinning: str = "auto", playout_cap: PlayoutCap = EVERY_MOVE_FULL) -> dict:
+            spinning: str = "auto", playout_cap: PlayoutCap = EVERY_MOVE_FULL,
+            search: MctsSettings | None = None) -> dict:
+    """`search`: instead of the game's self-play search."""
     settings = load_settings(CONFIG, environ={})
     game = get_game(env_id)
     network = settings.network.for_game(env_id)
@@ -73,7 +77,7 @@ def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
     inner = evaluator_from_settings(onnx, game=game, model_version=1,
                                     inference=inference.model_copy(update={"provider": "cpu"}))
     evaluator = CountingEvaluator(inner)
-    config = SearchConfig.from_settings(settings.mcts)
+    config = SearchConfig.from_settings(search or settings.selfplay.search(env_id, settings.mcts))
     selfplay = SelfPlay(game, evaluator, config, concurrent_games=settings.actor.concurrent_games,
                         actor_id="bench", rng=np.random.default_rng(0), playout_cap=playout_cap)
     for _ in range(WARMUP_STEPS):
@@ -95,6 +99,7 @@ def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
         "intra_op_threads": inference.intra_op_threads,
         "spinning": inference.spinning,
         "network": network.model_dump(),
+        "algorithm": config.algorithm,
         "num_simulations": config.num_simulations,
         "concurrent_games": settings.actor.concurrent_games,
         "full_search_fraction": playout_cap.full_search_fraction,
@@ -131,7 +136,10 @@ def run() -> dict:
     variants = {f"{threads}_threads_spinning_{spinning}": measure(
                     "connect4", measure_s=20.0, threads=threads, spinning=spinning)
                 for threads in (1, 2) for spinning in ("on", "off")}
-    playout_cap = measure("connect4", measure_s=20.0,
+    puct = load_settings(CONFIG, environ={}).mcts  # PUCT, 200 simulations
+    puct_every_move = measure("connect4", measure_s=20.0, search=puct)
+    playout_cap = measure("connect4", measure_s=20.0, search=puct,
                           playout_cap=PlayoutCap(full_search_fraction=0.25, fast_simulations=50))
     tictactoe = measure("tictactoe", measure_s=15.0)
-    return {**connect4, "threads": variants, "playout_cap": playout_cap, "tictactoe": tictactoe}
+    return {**connect4, "threads": variants, "puct": puct_every_move,
+            "playout_cap": playout_cap, "tictactoe": tictactoe}

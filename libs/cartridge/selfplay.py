@@ -50,8 +50,9 @@ class PlayoutCap:
 
     @classmethod
     def from_settings(cls, section: Any) -> PlayoutCap:
-        """From the [selfplay] settings section (a pydantic model with the same keys)."""
-        return cls(**section.model_dump())
+        """From the [selfplay] settings section (its per-game search tables aside)."""
+        return cls(full_search_fraction=section.full_search_fraction,
+                   fast_simulations=section.fast_simulations)
 
 
 @dataclass

@@ -64,6 +64,7 @@ class StoredGame:
     model_versions: list[int]
     outcomes: np.ndarray
     observations: np.ndarray
+    policies: np.ndarray
 
 
 def read_games(db: Path, env_id: str = "tictactoe") -> list[StoredGame]:
@@ -81,7 +82,8 @@ def read_games(db: Path, env_id: str = "tictactoe") -> list[StoredGame]:
             batch = decode(env_id, [r[3] for r in rows], [r[4] for r in rows],
                            [r[5] for r in rows], [r[2] for r in rows])
             result.append(StoredGame(game_id, actor_id, count, [r[0] for r in rows],
-                                     [r[1] for r in rows], batch.values, batch.observations))
+                                     [r[1] for r in rows], batch.values, batch.observations,
+                                     batch.policies))
         return result
     finally:
         conn.close()

@@ -194,6 +194,28 @@ def test_a_fast_search_as_long_as_the_full_one_is_refused_naming_both_keys() -> 
     assert small.selfplay.fast_simulations > small.mcts.num_simulations
 
 
+def test_a_fast_search_as_long_as_the_games_own_full_one_is_refused_naming_its_key() -> None:
+    # Connect Four's self-play search ([selfplay.connect4]) has 32 simulations: the
+    # default fast search of 50 is refused for it, and the message names that key.
+    environ = {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
+               "CARTRIDGE_COMMON_ENV_ID": "connect4"}
+    with pytest.raises(SettingsError) as caught:
+        load_settings(CONFIG, environ=environ)
+    assert "selfplay.fast_simulations = 50" in str(caught.value)
+    assert "selfplay.connect4.num_simulations = 32" in str(caught.value)
+    fits = load_settings(CONFIG, environ={**environ, "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "8"})
+    assert fits.selfplay.fast_simulations == 8
+
+
+def test_a_games_own_search_is_set_by_its_keys_and_bad_values_are_named() -> None:
+    settings = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_CONNECT4_ALGORITHM": "puct",
+                                              "CARTRIDGE_SELFPLAY_CONNECT4_NUM_SIMULATIONS": "200"})
+    search = settings.selfplay.search("connect4", settings.mcts)
+    assert (search.algorithm, search.num_simulations) == ("puct", 200)
+    with pytest.raises(SettingsError, match=r"selfplay\.othello\.algorithm"):
+        load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_OTHELLO_ALGORITHM": "alphabeta"})
+
+
 # ------------------------------------------------------------------------------- paths
 
 

@@ -15,7 +15,9 @@ from tests.actor.helpers import REPO
 def test_resolved_config_round_trips_file_environment_and_flags(tmp_path: Path) -> None:
     environ = {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "3", "CARTRIDGE_TRAINING_LR": "1e-05",
                "CARTRIDGE_REPLAY_CAPACITY": "1234", "CARTRIDGE_TRAINING_AMP": "false",
-               "CARTRIDGE_ACTOR_ACTOR_ID": 'quote " and \\ backslash é'}
+               "CARTRIDGE_ACTOR_ACTOR_ID": 'quote " and \\ backslash é',
+               # a game's own search with one key set, the others left to [mcts]
+               "CARTRIDGE_SELFPLAY_OTHELLO_NUM_SIMULATIONS": "64"}
     settings = load_settings(REPO / "config.toml", {
         "common": {"env_id": "connect4", "data_dir": tmp_path / "run"},
         "run": {"actors": 3, "arena": False}}, environ=environ)

@@ -94,12 +94,30 @@ class MctsSettings(Section):
     gumbel_c_scale: float = Field(gt=0)
 
 
+class GameSelfPlaySearch(Section):
+    """[selfplay.<game>]: one game's self-play search over [mcts]. A key left out keeps
+    [mcts]'s value; the arena, the web service and `cartridge move` always use [mcts]."""
+
+    algorithm: Literal["puct", "gumbel"] | None = None
+    num_simulations: int | None = Field(default=None, ge=1)
+    gumbel_considered: int | None = Field(default=None, ge=1)
+
+
 class SelfPlaySettings(Section):
-    """Playout cap randomization (KataGo): a move gets the full [mcts] search, noised and
-    recorded, with probability `full_search_fraction`, else a fast unrecorded one."""
+    """Playout cap randomization (KataGo): a move gets the full self-play search, noised
+    and recorded, with probability `full_search_fraction`, else a fast unrecorded one.
+    Per game, [selfplay.<game>] changes the search self-play trains with."""
 
     full_search_fraction: float = Field(default=1.0, gt=0, le=1)  # 1 = off
-    fast_simulations: int = Field(default=50, ge=1)  # below [mcts] num_simulations
+    fast_simulations: int = Field(default=50, ge=1)  # below the full search's simulations
+    tictactoe: GameSelfPlaySearch = GameSelfPlaySearch()
+    connect4: GameSelfPlaySearch = GameSelfPlaySearch()
+    othello: GameSelfPlaySearch = GameSelfPlaySearch()
+
+    def search(self, env_id: str, mcts: MctsSettings) -> MctsSettings:
+        """The search actors play `env_id` with: [mcts], with [selfplay.<env_id>] on top."""
+        game: GameSelfPlaySearch = getattr(self, env_id)
+        return mcts.model_copy(update=game.model_dump(exclude_none=True))
 
 
 class InferenceSettings(Section):
@@ -240,11 +258,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fast_search_fits(self) -> Settings:
-        fast, full = self.selfplay.fast_simulations, self.mcts.num_simulations
-        if self.selfplay.full_search_fraction < 1 and fast >= full:
+        if self.selfplay.full_search_fraction == 1:
+            return self  # off: the fast budget is never used
+        env_id, fast = self.common.env_id, self.selfplay.fast_simulations
+        full = self.selfplay.search(env_id, self.mcts).num_simulations
+        if fast >= full:
+            key = (f"selfplay.{env_id}.num_simulations"
+                   if getattr(self.selfplay, env_id).num_simulations is not None
+                   else "mcts.num_simulations")
             raise ValueError(
-                f"selfplay.fast_simulations = {fast} must be less than mcts.num_simulations "
-                f"= {full} (a fast search is a shorter full one)")
+                f"selfplay.fast_simulations = {fast} must be less than {key} = {full} "
+                f"({env_id}'s self-play search; a fast search is a shorter full one)")
         return self
 
     def data_path(self, path: Path) -> Path:

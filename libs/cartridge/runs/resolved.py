@@ -2,7 +2,8 @@
 merged), secrets left out, written so that `load_settings` on it gives the same settings.
 
 No TOML writer ships with Python; the settings hold only tables of strings, numbers,
-booleans and paths, which `_value` writes (JSON's string and number forms are valid TOML).
+booleans and paths, which `_value` writes (JSON's string and number forms are valid
+TOML), and None, a key left out (as in [selfplay.<game>]), which is not written.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def _table(lines: list[str], name: str, section: BaseModel) -> None:
         value = getattr(section, key)
         if isinstance(value, BaseModel):
             nested[key] = value
+        elif value is None:
+            continue  # a key left out (e.g. [selfplay.<game>]'s): absent, it loads as None
         elif not isinstance(value, SecretStr):
             scalars[key] = without_url_password(value) if key == "postgres_url" else value
     if scalars or not nested:

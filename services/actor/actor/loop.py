@@ -94,14 +94,15 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     concurrent = cfg.concurrent_games
     if cfg.max_episodes >= 0:
         concurrent = max(1, min(concurrent, cfg.max_episodes))
-    selfplay = SelfPlay(game, metrics.instrument(evaluator),
-                        SearchConfig.from_settings(settings.mcts),
+    search = SearchConfig.from_settings(settings.selfplay.search(game.id, settings.mcts))
+    selfplay = SelfPlay(game, metrics.instrument(evaluator), search,
                         concurrent_games=concurrent, actor_id=actor_id,
                         rng=_rng(cfg.seed, actor_id),
                         playout_cap=PlayoutCap.from_settings(settings.selfplay))
-    log.info("actor %s: %s, %d concurrent games, %d simulations%s, model %s (follows %s in "
-             "%r, plays %s models)", actor_id, game.id, concurrent,
-             settings.mcts.num_simulations, _describe_cap(selfplay.playout_cap),
+    log.info("actor %s: %s, %d concurrent games, %s search, %d simulations%s, model %s "
+             "(follows %s in %r, plays %s models)", actor_id, game.id, concurrent,
+             _describe_search(search), search.num_simulations,
+             _describe_cap(selfplay.playout_cap),
              _describe(evaluator.model_version), cfg.model_follow, models,
              inference.precision)
     stats.state = "playing"
@@ -216,6 +217,12 @@ def _put(writer: ReplayWriter, record: GameRecord, stop: threading.Event) -> boo
 
 def _describe(version: int) -> str:
     return f"version {version}" if version else "uniform (no model yet)"
+
+
+def _describe_search(search: SearchConfig) -> str:
+    if search.algorithm == "gumbel":
+        return f"gumbel (m = {search.gumbel_considered})"
+    return search.algorithm
 
 
 def _describe_cap(cap: PlayoutCap) -> str:

@@ -1,0 +1,53 @@
+"""[selfplay.<game>]: the search an actor trains a game with, over [mcts]."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+import pytest
+
+from actor.loop import run_actor
+from tests.actor.helpers import read_games
+
+# Tic-tac-toe's first position has 9 legal moves: 8 PUCT simulations leave one unvisited
+# (a zero in the visit-count target); Gumbel's improved policy, a softmax over every legal
+# move, leaves none.
+SIMULATIONS = 8
+
+
+def first_targets(settings) -> np.ndarray:
+    run_actor(settings, "a1", threading.Event())
+    games = read_games(settings.common.data_dir / "replay.db")
+    assert games
+    return np.stack([g.policies[0] for g in games])
+
+
+def test_the_games_own_search_replaces_mcts_for_its_actors(settings_for, caplog) -> None:
+    override = {"tictactoe": {"algorithm": "gumbel", "num_simulations": SIMULATIONS,
+                              "gumbel_considered": 3}}
+    with caplog.at_level(logging.INFO, logger="actor.loop"):
+        targets = first_targets(settings_for(max_episodes=4, selfplay=override))
+    assert "gumbel (m = 3) search, 8 simulations" in caplog.text
+    assert (targets > 0).all()  # the improved policy: mass on every legal move
+
+
+def test_without_an_override_actors_search_with_mcts(settings_for, caplog) -> None:
+    settings = settings_for(max_episodes=4)
+    assert settings.mcts.algorithm == "puct" and settings.mcts.num_simulations == SIMULATIONS
+    with caplog.at_level(logging.INFO, logger="actor.loop"):
+        targets = first_targets(settings)
+    assert "puct search, 8 simulations" in caplog.text
+    assert ((targets == 0).sum(axis=1) >= 1).all()  # visit counts: a move left unvisited
+    assert np.allclose(targets * SIMULATIONS, np.round(targets * SIMULATIONS), atol=1e-5)
+
+
+@pytest.mark.parametrize("env_id", ["tictactoe", "othello"])
+def test_only_connect4_trains_with_its_own_search_by_default(settings_for, env_id) -> None:
+    settings = settings_for()
+    assert settings.selfplay.search(env_id, settings.mcts) == settings.mcts
+    connect4 = settings.selfplay.search("connect4", settings.mcts)
+    assert (connect4.algorithm, connect4.num_simulations, connect4.gumbel_considered) == (
+        "gumbel", 32, 4)
+    assert connect4.c_puct == settings.mcts.c_puct  # keys left out keep [mcts]'s
