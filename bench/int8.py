@@ -12,7 +12,12 @@ a bench has no replay buffer). Measured:
 - agreement of int8 with fp32 on labelled positions, $CARTRIDGE_BENCH_POSITIONS (Pons'
   positions as scripts/connect4_positions.py writes them; the first 1000), else 1000
   positions of random play: policy argmax agreement, |value difference| mean and max,
-  and each model's policy-argmax mistake rate against the solver where labelled.
+  and each model's policy-argmax mistake rate against the solver where labelled;
+- self-play positions/s of an actor (`bench.selfplay`: Connect Four's self-play search,
+  [actor] concurrent_games, 1 thread as `cartridge run` gives an actor), fp32 and int8:
+  what int8 buys per hour;
+- strength per game: int8 against fp32 with the arena's search ([mcts] at [arena]
+  num_simulations, no noise), every opening of the arena's set from both seats.
 """
 
 from __future__ import annotations
@@ -24,11 +29,16 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import selfplay
+from cartridge.arena.agents import search_player
 from cartridge.arena.connect4_benchmark import load_labelled_positions
+from cartridge.arena.match import play_match_games, summarise
+from cartridge.arena.openings import select_openings
 from cartridge.config import load_settings
 from cartridge.games import get_game
 from cartridge.inference.onnx import OnnxEvaluator
 from cartridge.integrity import random_games
+from cartridge.mcts import SearchConfig
 from cartridge.network import build_network, export_onnx
 from cartridge.network.quantize import quantize_int8
 
@@ -38,6 +48,7 @@ BATCH = 128
 MEASURE_S = 10.0
 POSITIONS = 1000
 CALIBRATION = 512
+SELFPLAY_S = 30.0
 
 
 def run() -> dict:
@@ -65,6 +76,11 @@ def run() -> dict:
         "batch": BATCH,
         "evals_per_s": speed,
         "agreement": _agreement(game, fp32, int8),
+        "selfplay_positions_per_s": {
+            precision: selfplay.measure(game.id, measure_s=SELFPLAY_S, threads=1,
+                                        onnx=data)["positions_per_s"]
+            for precision, data in (("fp32", fp32), ("int8", int8))},
+        "match_int8_vs_fp32": _match(game, fp32, int8),
     }
     log.info("%s", result)
     return result
@@ -127,3 +143,24 @@ def _agreement(game, fp32: bytes, int8: bytes) -> dict:
             mistakes = sum(p.is_mistake(int(m)) for p, m in zip(labelled, moves, strict=True))
             result[f"{precision}_policy_mistake_rate"] = round(mistakes / len(labelled), 4)
     return result
+
+
+def _match(game, fp32: bytes, int8: bytes) -> dict:
+    """int8 against fp32, the arena's way: evaluation-mode search at [arena]
+    num_simulations, every opening of the arena's set with int8 in both seats."""
+    settings = load_settings(CONFIG, environ={})
+    search = SearchConfig.from_settings(settings.mcts)
+    players = [search_player(game, OnnxEvaluator(data, game=game, model_version=1,
+                                                 provider="cpu"),
+                             search, settings.arena.num_simulations, np.random.default_rng(0))
+               for data in (int8, fp32)]
+    results = play_match_games(game, *players, select_openings(game.id, 0))
+    result = summarise(results)
+    scores = np.array([r.score_a for r in results])
+    half_width = 1.96 * scores.std(ddof=1) / np.sqrt(len(scores))
+    return {"games": result.games, "wins": result.wins, "draws": result.draws,
+            "losses": result.losses, "score": round(result.score, 3),
+            "score_95": [round(max(0.0, result.score - half_width), 3),
+                         round(min(1.0, result.score + half_width), 3)],
+            "num_simulations": settings.arena.num_simulations,
+            "algorithm": search.algorithm}

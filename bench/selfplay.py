@@ -66,12 +66,14 @@ class CountingEvaluator:
 
 def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
             spinning: str = "auto", playout_cap: PlayoutCap = EVERY_MOVE_FULL,
-            search: MctsSettings | None = None) -> dict:
-    """`search`: instead of the game's self-play search."""
+            search: MctsSettings | None = None, onnx: bytes | None = None) -> dict:
+    """`search`: instead of the game's self-play search; `onnx`: a model instead of the
+    default network with random weights."""
     settings = load_settings(CONFIG, environ={})
     game = get_game(env_id)
     network = settings.network.for_game(env_id)
-    onnx = export_onnx(build_network(game, network), game, network, step=0)
+    if onnx is None:
+        onnx = export_onnx(build_network(game, network), game, network, step=0)
     inference = resolve_inference(settings.inference.model_copy(
         update={"intra_op_threads": threads, "spinning": spinning}))
     inner = evaluator_from_settings(onnx, game=game, model_version=1,
