@@ -154,7 +154,8 @@ def _match(game, fp32: bytes, int8: bytes) -> dict:
                                                  provider="cpu"),
                              search, settings.arena.num_simulations, np.random.default_rng(0))
                for data in (int8, fp32)]
-    results = play_match_games(game, *players, select_openings(game.id, 0))
+    results = play_match_games(game, *players,
+                               select_openings(game.id, settings.arena.openings))
     result = summarise(results)
     scores = np.array([r.score_a for r in results])
     half_width = 1.96 * scores.std(ddof=1) / np.sqrt(len(scores))

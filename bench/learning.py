@@ -110,8 +110,17 @@ def run_connect4() -> dict[str, Any]:
     minutes = os.environ.get("BENCH_CONNECT4_MINUTES", CONNECT4_MINUTES)
     checkpoints = tuple(60 * float(m) for m in minutes.split(","))
     earlier = _read_json(REPO / "bench" / "results.json").get("learning_connect4", {})
-    curves = {name: curve for name, curve in earlier.get("connect4", {}).items()
-              if isinstance(curve, dict) and "snapshots" in curve}
+    curves = {}
+    for name, curve in earlier.get("connect4", {}).items():
+        if not (isinstance(curve, dict) and "snapshots" in curve):
+            continue
+        if name in CONFIGS and curve.get("search") != _trained_search(CONFIGS[name]):
+            # "defaults" trained PUCT 200 before [selfplay.connect4]: not today's defaults.
+            log.info("earlier curve %s left out of the pool: it trained with %s, %s now "
+                     "trains with %s", name, curve.get("search", "an unrecorded search"),
+                     name, _trained_search(CONFIGS[name]))
+            continue
+        curves[name] = curve
     for name in _config_names():
         if os.environ.get("BENCH_CONNECT4_JUDGE_ONLY"):
             curve = _read_json(SNAPSHOTS / name / "curve.json")
@@ -211,7 +220,7 @@ def connect4_curve(name: str, changes: dict[str, str],
                 "model": str(path.relative_to(REPO))})
             log.info("%s: %g min: v%d (step %d), %s games", name, checkpoint / 60,
                      info.version, info.step, progress.get("games"))
-    curve = {"changes": changes, "snapshots": snapshots}
+    curve = {"changes": changes, "search": _trained_search(changes), "snapshots": snapshots}
     (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
     return curve
 
@@ -298,6 +307,15 @@ def _read_json(path: Path) -> dict[str, Any]:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return {}
+
+
+def _trained_search(changes: dict[str, str]) -> dict[str, Any]:
+    """Connect Four's self-play search under config.toml with these changes."""
+    settings = load_settings(CONFIG, {"common": {"env_id": "connect4"}}, environ=changes)
+    search = settings.selfplay.search("connect4", settings.mcts)
+    return {"algorithm": search.algorithm, "num_simulations": search.num_simulations,
+            "gumbel_considered": search.gumbel_considered,
+            "full_search_fraction": settings.selfplay.full_search_fraction}
 
 
 def _search_config() -> SearchConfig:

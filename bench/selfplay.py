@@ -79,7 +79,9 @@ def measure(env_id: str, measure_s: float = MEASURE_S, *, threads: int = 0,
     inner = evaluator_from_settings(onnx, game=game, model_version=1,
                                     inference=inference.model_copy(update={"provider": "cpu"}))
     evaluator = CountingEvaluator(inner)
-    config = SearchConfig.from_settings(search or settings.selfplay.search(env_id, settings.mcts))
+    if search is None:
+        search = settings.selfplay.search(env_id, settings.mcts)
+    config = SearchConfig.from_settings(search)
     selfplay = SelfPlay(game, evaluator, config, concurrent_games=settings.actor.concurrent_games,
                         actor_id="bench", rng=np.random.default_rng(0), playout_cap=playout_cap)
     for _ in range(WARMUP_STEPS):

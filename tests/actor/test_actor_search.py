@@ -8,8 +8,10 @@ import threading
 import numpy as np
 import pytest
 
+from actor.cli import build_parser, overrides_from_args
 from actor.loop import run_actor
-from tests.actor.helpers import read_games
+from cartridge.config.entry import settings_from_flags
+from tests.actor.helpers import REPO, read_games
 
 # Tic-tac-toe's first position has 9 legal moves: 8 PUCT simulations leave one unvisited
 # (a zero in the visit-count target); Gumbel's improved policy, a softmax over every legal
@@ -44,10 +46,24 @@ def test_without_an_override_actors_search_with_mcts(settings_for, caplog) -> No
 
 
 @pytest.mark.parametrize("env_id", ["tictactoe", "othello"])
-def test_only_connect4_trains_with_its_own_search_by_default(settings_for, env_id) -> None:
+def test_other_games_train_with_mcts_by_default(settings_for, env_id) -> None:
     settings = settings_for()
     assert settings.selfplay.search(env_id, settings.mcts) == settings.mcts
+
+
+def test_connect4_trains_with_gumbel_32_by_default(settings_for) -> None:
+    settings = settings_for()
     connect4 = settings.selfplay.search("connect4", settings.mcts)
     assert (connect4.algorithm, connect4.num_simulations, connect4.gumbel_considered) == (
         "gumbel", 32, 4)
     assert connect4.c_puct == settings.mcts.c_puct  # keys left out keep [mcts]'s
+
+
+@pytest.mark.parametrize("env_id", ["tictactoe", "connect4", "othello"])
+def test_the_sims_flag_sets_the_self_play_simulations_of_the_game_played(env_id) -> None:
+    argv = ["--config", str(REPO / "config.toml"), "--env", env_id, "--sims", "12"]
+    settings = settings_from_flags(build_parser(), argv, overrides_from_args)
+    assert settings.selfplay.search(env_id, settings.mcts).num_simulations == 12
+    unflagged = settings_from_flags(build_parser(), argv[:-2], overrides_from_args)
+    assert unflagged.selfplay.search(env_id, unflagged.mcts).num_simulations == (
+        32 if env_id == "connect4" else unflagged.mcts.num_simulations)

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cartridge.config.entry import EXIT_CONFIG, configure_logging, settings_from_flags
+from cartridge.games.registry import GAME_IDS
 
 log = logging.getLogger("actor")
 
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("--reload-interval", type=float, help="[actor] reload_interval (seconds)")
     add("--model-follow", help="[actor] model_follow: latest | best")
     add("--seed", type=int, help="[actor] seed (0 = fresh)")
-    add("--sims", type=int, help="[mcts] num_simulations per move")
+    add("--sims", type=int,
+        help="simulations per self-play move: [selfplay.<game>] num_simulations")
     return parser
 
 
@@ -56,7 +58,10 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             "model_follow": args.model_follow,
             "seed": args.seed,
         },
-        "mcts": {"num_simulations": args.sims},
+        # Every game's self-play count (the game is known only once settings are loaded);
+        # left out when not given: a nested None would unset config.toml's value.
+        "selfplay": ({game: {"num_simulations": args.sims} for game in GAME_IDS}
+                     if args.sims is not None else {}),
     }
 
 
