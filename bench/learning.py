@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from cartridge.arena.agents import PolicyPlayer, search_player
 from cartridge.arena.anchors import anchor_names, make_anchor
@@ -60,6 +61,7 @@ from cartridge.players import (
     exhaustive_losses,
 )
 from cartridge.threads import cpu_budget
+from trainer.device import amp_dtype
 
 log = logging.getLogger("bench.learning")
 REPO = Path(__file__).resolve().parent.parent
@@ -89,6 +91,9 @@ CONFIGS: dict[str, dict[str, str]] = {
             "CARTRIDGE_SELFPLAY_CONNECT4_NUM_SIMULATIONS": "200",
             "CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
             "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "50"},
+    # The trainer in float32, as on CPUs without native bf16 (and here before the trainer
+    # used bf16 autocast on such CPUs); the search as configured.
+    "fp32": {"CARTRIDGE_TRAINING_AMP": "false"},
 }
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
 POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
@@ -220,7 +225,8 @@ def connect4_curve(name: str, changes: dict[str, str],
                 "model": str(path.relative_to(REPO))})
             log.info("%s: %g min: v%d (step %d), %s games", name, checkpoint / 60,
                      info.version, info.step, progress.get("games"))
-    curve = {"changes": changes, "search": _trained_search(changes), "snapshots": snapshots}
+    curve = {"changes": changes, "search": _trained_search(changes),
+             "training_autocast": _training_autocast(changes), "snapshots": snapshots}
     (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
     return curve
 
@@ -316,6 +322,13 @@ def _trained_search(changes: dict[str, str]) -> dict[str, Any]:
     return {"algorithm": search.algorithm, "num_simulations": search.num_simulations,
             "gumbel_considered": search.gumbel_considered,
             "full_search_fraction": settings.selfplay.full_search_fraction}
+
+
+def _training_autocast(changes: dict[str, str]) -> str:
+    """The precision the run's CPU trainer steps in under these changes."""
+    settings = load_settings(CONFIG, {"common": {"env_id": "connect4"}}, environ=changes)
+    dtype = amp_dtype(torch.device("cpu"), settings.training.amp)
+    return str(dtype or "float32").removeprefix("torch.")
 
 
 def _search_config() -> SearchConfig:

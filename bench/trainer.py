@@ -12,6 +12,10 @@ ratio = samples_per_s / ceiling_samples_per_s (target >= 0.85).
 `adamw`: the in-memory step with each AdamW implementation (the per-tensor loop that
 was PyTorch's CPU default before the trainer chose fused), steps alternating between
 them, so the before/after of the optimiser change comes from one run.
+
+`precision`: the in-memory step in float32 with PyTorch's default layout (the trainer
+before it chose its CPU settings), float32 channels-last, and bfloat16 autocast
+channels-last (on a CPU with native bf16 only), alternating the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from cartridge.replay.sqlite import SqliteReplayStore
 from cartridge.threads import thread_count
 from tests.trainer.helpers import fill_replay  # the synthetic games the trainer tests use
 from trainer.batches import ReplaySampler
+from trainer.device import amp_dtype, cpu_has_native_bf16, memory_format
 from trainer.optimise import AdamImplementation, make_optimizer, train_step
 from trainer.prefetch import Prefetcher
 
@@ -50,12 +55,13 @@ def run() -> dict:
     device = torch.device("cpu")
     torch.set_num_threads(thread_count(cfg.threads, "[training] threads", "PyTorch intra-op pool"))
     torch.manual_seed(0)
-    model = build_network(game, network).to(device).train()
+    dtype, layout = amp_dtype(device, cfg.amp), memory_format(device)  # the trainer's own
+    model = build_network(game, network).to(device, memory_format=layout).train()
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def step(batch) -> None:
         train_step(model, optimizer, batch, lr=cfg.lr, grad_clip=cfg.grad_clip,
-                   device=device, amp_dtype=None)
+                   device=device, amp_dtype=dtype)
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "replay.db"
@@ -101,12 +107,13 @@ def run() -> dict:
 
     samples = STEPS * cfg.batch_size
     fed, ceiling = samples / fed_s, samples / ceiling_s
-    adamw = _compare_adamw(game, network, held, cfg)
     return {
         "env_id": ENV,
         "network": network.model_dump(),
         "batch_size": cfg.batch_size,
         "device": "cpu",
+        "autocast": str(dtype or "off").removeprefix("torch."),
+        "memory_format": str(layout).removeprefix("torch."),
         "torch_threads": torch.get_num_threads(),
         "replay_positions": positions,
         "steps_measured": STEPS,
@@ -115,26 +122,52 @@ def run() -> dict:
         "ratio": round(fed / ceiling, 3),
         "fetch_ms_per_batch": round(fetch_ms, 2),
         "optimiser_wait_ms_per_step": round(waited_s / STEPS * 1000, 2),
-        "adamw_samples_per_s": adamw,
+        "adamw_samples_per_s": _compare_adamw(game, network, held, cfg),
+        "precision_samples_per_s": _compare_precision(game, network, held, cfg),
     }
 
 
+Setup = tuple[torch.nn.Module, torch.optim.Optimizer, "torch.dtype | None"]
+
+
 def _compare_adamw(game, network, batch, cfg) -> dict[str, float]:
-    """Samples/s of the in-memory step per AdamW implementation, one step of each in turn."""
+    """Samples/s of the in-memory step per AdamW implementation (float32, default layout)."""
     kinds: tuple[AdamImplementation, ...] = ("single_tensor", "foreach", "fused")
     setups = {}
     for kind in kinds:
         torch.manual_seed(0)
         model = build_network(game, network).train()
         setups[kind] = (model, make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                              implementation=kind))
+                                              implementation=kind), None)
+    return _alternate(setups, batch, cfg)
+
+
+def _compare_precision(game, network, batch, cfg) -> dict[str, float]:
+    """Samples/s of the in-memory step per precision and memory layout."""
+    kinds = {"fp32": (None, torch.contiguous_format),
+             "fp32_channels_last": (None, torch.channels_last)}
+    if cpu_has_native_bf16():
+        kinds["bf16_channels_last"] = (torch.bfloat16, torch.channels_last)
+    setups = {}
+    for kind, (dtype, layout) in kinds.items():
+        torch.manual_seed(0)
+        model = build_network(game, network).to(memory_format=layout).train()
+        setups[kind] = (model, make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay),
+                        dtype)
+    return _alternate(setups, batch, cfg)
+
+
+def _alternate(setups: dict[str, Setup], batch, cfg) -> dict[str, float]:
+    """One step of each setup in turn, rotating who goes first, so load hits all alike."""
+    kinds = list(setups)
     seconds = dict.fromkeys(kinds, 0.0)
     for i in range(WARMUP_STEPS + STEPS):
-        for kind in kinds[i % 3:] + kinds[:i % 3]:  # rotate who goes first
-            model, optimizer = setups[kind]
+        shift = i % len(kinds)
+        for kind in kinds[shift:] + kinds[:shift]:
+            model, optimizer, dtype = setups[kind]
             started = time.perf_counter()
             train_step(model, optimizer, batch, lr=cfg.lr, grad_clip=cfg.grad_clip,
-                       device=torch.device("cpu"), amp_dtype=None)
+                       device=torch.device("cpu"), amp_dtype=dtype)
             if i >= WARMUP_STEPS:
                 seconds[kind] += time.perf_counter() - started
     return {kind: round(STEPS * cfg.batch_size / s, 1) for kind, s in seconds.items()}

@@ -14,9 +14,10 @@ from trainer.optimise import make_optimizer, train_step
 NETWORK = NetworkConfig(kind="resnet", blocks=1, channels=8)
 
 
-def trained(steps: int) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+def trained(steps: int, layout: torch.memory_format = torch.contiguous_format,
+            ) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
     torch.manual_seed(3)
-    model = build_network(get_game("connect4"), NETWORK)
+    model = build_network(get_game("connect4"), NETWORK).to(memory_format=layout)
     optimizer = make_optimizer(model, lr=1e-3, weight_decay=1e-4)
     batch = fixed_batch("connect4", games=2, seed=0)
     for _ in range(steps):
@@ -51,6 +52,28 @@ def test_round_trip_restores_model_optimiser_step_and_rngs() -> None:
                        fresh_optimizer.state_dict()["state"][first]["exp_avg"])
     assert torch.equal(torch.rand(3), expected_torch)
     assert np.array_equal(fresh_rng.random(3), expected_numpy)
+
+
+@pytest.mark.parametrize(("saved", "resumed"), [
+    (torch.contiguous_format, torch.channels_last), (torch.channels_last, torch.contiguous_format)])
+def test_resuming_in_another_memory_layout_trains_on_identically(
+        saved: torch.memory_format, resumed: torch.memory_format) -> None:
+    """A GPU or older trainer's checkpoint resumed on a channels-last CPU trainer (and the
+    reverse): fused AdamW reads moments as flat memory, so they must follow the layout."""
+    model, optimizer = trained(steps=2, layout=saved)
+    state = checkpoint.from_bytes(checkpoint.to_bytes(checkpoint.capture(
+        step=2, env_id="connect4", network=NETWORK.model_dump(), model=model,
+        optimizer=optimizer, sampler_rng=np.random.default_rng(0))))
+    fresh = build_network(get_game("connect4"), NETWORK).to(memory_format=resumed)
+    fresh_optimizer = make_optimizer(fresh, lr=1e-3, weight_decay=1e-4)
+    checkpoint.restore(state, env_id="connect4", network=NETWORK.model_dump(), model=fresh,
+                       optimizer=fresh_optimizer, sampler_rng=np.random.default_rng(0))
+    batch = fixed_batch("connect4", games=2, seed=1)
+    for net, opt in ((model, optimizer), (fresh, fresh_optimizer)):
+        train_step(net, opt, batch, lr=1e-3, grad_clip=1.0, device=torch.device("cpu"),
+                   amp_dtype=None)
+    for name, tensor in model.state_dict().items():
+        assert torch.allclose(tensor, fresh.state_dict()[name], atol=1e-6), name
 
 
 def test_a_checkpoint_of_another_network_is_refused() -> None:

@@ -5,7 +5,14 @@ import contextlib
 import pytest
 import torch
 
-from trainer.device import DeviceUnavailableError, amp_dtype, autocast, select_device
+from trainer.device import (
+    DeviceUnavailableError,
+    amp_dtype,
+    autocast,
+    cpu_has_native_bf16,
+    memory_format,
+    select_device,
+)
 
 
 @pytest.mark.parametrize(
@@ -24,11 +31,22 @@ def test_an_explicit_device_that_is_missing_is_a_clear_error() -> None:
     assert select_device("cpu", cuda_available=True, mps_available=True).type == "cpu"
 
 
-def test_bf16_autocast_only_on_cuda_and_only_when_enabled() -> None:
+def test_bf16_autocast_on_cuda_and_native_bf16_cpus_only_when_enabled() -> None:
     assert amp_dtype(torch.device("cuda"), amp=True) is torch.bfloat16
     assert amp_dtype(torch.device("cuda"), amp=False) is None
-    assert amp_dtype(torch.device("cpu"), amp=True) is None
-    assert amp_dtype(torch.device("mps"), amp=True) is None
+    assert amp_dtype(torch.device("cpu"), amp=True, cpu_bf16=True) is torch.bfloat16
+    assert amp_dtype(torch.device("cpu"), amp=True, cpu_bf16=False) is None
+    assert amp_dtype(torch.device("cpu"), amp=False, cpu_bf16=True) is None
+    assert amp_dtype(torch.device("mps"), amp=True, cpu_bf16=True) is None
+    # Unspecified, the CPU is probed: this machine's answer, whichever it is.
+    expected = torch.bfloat16 if cpu_has_native_bf16() else None
+    assert amp_dtype(torch.device("cpu"), amp=True) is expected
+
+
+def test_channels_last_on_the_cpu_only() -> None:
+    assert memory_format(torch.device("cpu")) is torch.channels_last
+    assert memory_format(torch.device("cuda")) is torch.contiguous_format
+    assert memory_format(torch.device("mps")) is torch.contiguous_format
 
 
 def test_autocast_context_matches_the_dtype() -> None:

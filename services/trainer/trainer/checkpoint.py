@@ -90,8 +90,20 @@ def restore(
         )
     model.load_state_dict(checkpoint.model)
     optimizer.load_state_dict(checkpoint.optimizer)
+    _match_parameter_layouts(optimizer)
     torch.set_rng_state(checkpoint.torch_rng)
     if checkpoint.cuda_rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(checkpoint.cuda_rng)
     sampler_rng.bit_generator.state = checkpoint.sampler_rng
     return checkpoint.step
+
+
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor its parameter's memory layout. Fused AdamW walks
+    a parameter and its moments as flat memory, so a moment saved channels-last and loaded
+    beside a contiguous parameter (or the reverse: a checkpoint from another device or an
+    older trainer) would be updated element-mismatched, silently."""
+    for parameter, state in optimizer.state.items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.shape == parameter.shape:
+                state[key] = torch.empty_like(parameter, dtype=value.dtype).copy_(value)

@@ -1,4 +1,4 @@
-"""Where training runs, and whether it runs under bfloat16 autocast."""
+"""Where training runs, whether it runs under bfloat16 autocast, and in which memory layout."""
 
 from __future__ import annotations
 
@@ -37,10 +37,32 @@ def detect_device(requested: DeviceChoice) -> torch.device:
     )
 
 
-def amp_dtype(device: torch.device, amp: bool) -> torch.dtype | None:
-    """bfloat16 on CUDA when enabled; None (full float32) elsewhere. bf16 keeps
-    float32's exponent range, so no GradScaler is needed."""
-    return torch.bfloat16 if amp and device.type == "cuda" else None
+def cpu_has_native_bf16() -> bool:
+    """AMX or AVX512-BF16: the CPU multiplies bfloat16 in hardware. Without either, oneDNN
+    emulates bf16 and autocast would make a CPU step slower, not faster. (PyTorch exposes
+    these probes only as private functions of torch.cpu; missing ones mean no.)"""
+    probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
+def amp_dtype(device: torch.device, amp: bool, *,
+              cpu_bf16: bool | None = None) -> torch.dtype | None:
+    """bfloat16 when enabled on CUDA, and on a CPU with native bf16 (cpu_bf16; probed when
+    None); None (full float32) elsewhere. bf16 keeps float32's exponent range, so no
+    GradScaler is needed, and the weights and optimiser state stay float32."""
+    if not amp:
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16
+    native = cpu_has_native_bf16() if cpu_bf16 is None else cpu_bf16
+    return torch.bfloat16 if device.type == "cpu" and native else None
+
+
+def memory_format(device: torch.device) -> torch.memory_format:
+    """Channels-last on the CPU, where oneDNN's convolutions work in that layout natively
+    and the default layout costs a conversion each way (bench trainer). Other devices keep
+    the default: their layouts have not been measured here."""
+    return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 
 def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:

@@ -42,7 +42,7 @@ from cartridge.threads import thread_count
 from trainer import checkpoint
 from trainer.batches import ReplaySampler
 from trainer.calibration import RecentObservations
-from trainer.device import amp_dtype, detect_device
+from trainer.device import amp_dtype, detect_device, memory_format
 from trainer.optimise import make_optimizer, train_step
 from trainer.prefetch import Prefetcher
 from trainer.ratio import RatioLimiter
@@ -107,12 +107,13 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
     seed = cfg.seed or int(np.random.SeedSequence().entropy % 2**63)
     torch.manual_seed(seed)
     sampler_rng = np.random.default_rng(seed)
-    model = build_network(game, inputs.network).to(device)
+    layout = memory_format(device)
+    model = build_network(game, inputs.network).to(device, memory_format=layout)
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels
-    log.info("training %s on %s (autocast %s), seed %d, network %s",
-             game.id, device, dtype or "off", seed, network_dict)
+    log.info("training %s on %s (autocast %s, %s), seed %d, network %s", game.id, device,
+             dtype or "off", str(layout).removeprefix("torch."), seed, network_dict)
 
     # ---- 2. resume ------------------------------------------------------------
     step, resumed_version = _resume(inputs.models, game.id, network_dict, model, optimizer,
