@@ -74,11 +74,12 @@ CONNECT4_MINUTES = "10,20,30"
 # comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml.
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
-    # AlphaZero's search as Connect Four trained before [selfplay.connect4] chose Gumbel:
-    # PUCT at [mcts]'s 200 simulations for every game.
-    "puct200": {"CARTRIDGE_SELFPLAY_CONNECT4_ALGORITHM": "puct",
-                "CARTRIDGE_SELFPLAY_CONNECT4_NUM_SIMULATIONS": "200"},
-    # Gumbel search at a sixth of the simulations for every game (Connect Four's default):
+    # AlphaZero's search as tic-tac-toe and Connect Four trained before their
+    # [selfplay.<game>] tables chose Gumbel: PUCT at 200 simulations.
+    "puct200": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
+                for game in ("TICTACTOE", "CONNECT4")
+                for key, value in (("ALGORITHM", "puct"), ("NUM_SIMULATIONS", "200"))},
+    # Gumbel search at a sixth of the simulations (tic-tac-toe's and Connect Four's default):
     # more games per CPU-second, and an improved-policy target; m = 4 considered moves
     # matched PUCT best at 8-16 simulations in evaluation matches (scripts/gumbel_vs_puct.py).
     "gumbel32": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value

@@ -35,7 +35,7 @@ class PlayoutCap:
     """Playout cap randomization knobs (see config.toml [selfplay]); the default is off."""
 
     full_search_fraction: float = 1.0  # chance a move gets the full, recorded search
-    fast_simulations: int = 50  # simulations of the other moves (fast, not recorded)
+    fast_simulations: int = 8  # simulations of the other moves (fast, not recorded)
 
     def __post_init__(self) -> None:
         if not 0 < self.full_search_fraction <= 1:

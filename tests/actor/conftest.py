@@ -13,6 +13,8 @@ from tests.actor.helpers import REPO
 # Small and fast: a few games at once, shallow search.
 FAST = {"concurrent_games": 8, "reload_interval": 0.2}
 FAST_MCTS = {"num_simulations": 8}
+# Tic-tac-toe self-play has a search of its own ([selfplay.tictactoe]): as shallow.
+FAST_SELFPLAY = {"tictactoe": {"num_simulations": 8}}
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def settings_for(tmp_path: Path):
             "common": {"data_dir": tmp_path / "data"},
             "actor": {**FAST, **actor},
             "mcts": FAST_MCTS,
-            "selfplay": selfplay or {},
+            "selfplay": {**FAST_SELFPLAY, **(selfplay or {})},
             "inference": {"intra_op_threads": 1},
         })
     return make

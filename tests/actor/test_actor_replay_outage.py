@@ -25,6 +25,7 @@ def postgres_settings(tmp_path: Path, url: str):
         "common": {"data_dir": tmp_path / "data"},
         "actor": FAST,
         "mcts": {"num_simulations": 8},
+        "selfplay": {"tictactoe": {"num_simulations": 8}},
         "storage": {"replay_backend": "postgres", "postgres_url": url},
     }, environ={})
 

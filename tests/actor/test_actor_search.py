@@ -10,6 +10,7 @@ import pytest
 
 from actor.cli import build_parser, overrides_from_args
 from actor.loop import run_actor
+from cartridge.config import load_settings
 from cartridge.config.entry import settings_from_flags
 from tests.actor.helpers import REPO, read_games
 
@@ -26,7 +27,7 @@ def first_targets(settings) -> np.ndarray:
     return np.stack([g.policies[0] for g in games])
 
 
-def test_the_games_own_search_replaces_mcts_for_its_actors(settings_for, caplog) -> None:
+def test_the_games_own_search_is_what_its_actors_train_with(settings_for, caplog) -> None:
     override = {"tictactoe": {"algorithm": "gumbel", "num_simulations": SIMULATIONS,
                               "gumbel_considered": 3}}
     with caplog.at_level(logging.INFO, logger="actor.loop"):
@@ -35,9 +36,10 @@ def test_the_games_own_search_replaces_mcts_for_its_actors(settings_for, caplog)
     assert (targets > 0).all()  # the improved policy: mass on every legal move
 
 
-def test_without_an_override_actors_search_with_mcts(settings_for, caplog) -> None:
-    settings = settings_for(max_episodes=4)
-    assert settings.mcts.algorithm == "puct" and settings.mcts.num_simulations == SIMULATIONS
+def test_a_puct_override_trains_with_visit_counts(settings_for, caplog) -> None:
+    settings = settings_for(max_episodes=4, selfplay={
+        "tictactoe": {"algorithm": "puct", "num_simulations": SIMULATIONS}})
+    assert settings.selfplay.search("tictactoe", settings.mcts).num_simulations == SIMULATIONS
     with caplog.at_level(logging.INFO, logger="actor.loop"):
         targets = first_targets(settings)
     assert "puct search, 8 simulations" in caplog.text
@@ -45,18 +47,19 @@ def test_without_an_override_actors_search_with_mcts(settings_for, caplog) -> No
     assert np.allclose(targets * SIMULATIONS, np.round(targets * SIMULATIONS), atol=1e-5)
 
 
-@pytest.mark.parametrize("env_id", ["tictactoe", "othello"])
-def test_other_games_train_with_mcts_by_default(settings_for, env_id) -> None:
+def test_without_a_table_of_its_own_a_game_trains_with_mcts(settings_for) -> None:
     settings = settings_for()
-    assert settings.selfplay.search(env_id, settings.mcts) == settings.mcts
+    assert settings.selfplay.search("othello", settings.mcts) == settings.mcts
 
 
-def test_connect4_trains_with_gumbel_32_by_default(settings_for) -> None:
-    settings = settings_for()
-    connect4 = settings.selfplay.search("connect4", settings.mcts)
-    assert (connect4.algorithm, connect4.num_simulations, connect4.gumbel_considered) == (
+@pytest.mark.parametrize("env_id", ["tictactoe", "connect4"])
+def test_tictactoe_and_connect4_train_with_gumbel_32_by_default(env_id) -> None:
+    settings = load_settings(REPO / "config.toml", environ={})
+    search = settings.selfplay.search(env_id, settings.mcts)
+    assert (search.algorithm, search.num_simulations, search.gumbel_considered) == (
         "gumbel", 32, 4)
-    assert connect4.c_puct == settings.mcts.c_puct  # keys left out keep [mcts]'s
+    assert search.c_puct == settings.mcts.c_puct  # keys left out keep [mcts]'s
+    assert settings.mcts.algorithm == "puct"  # the arena and the play page keep PUCT
 
 
 @pytest.mark.parametrize("env_id", ["tictactoe", "connect4", "othello"])
@@ -66,4 +69,4 @@ def test_the_sims_flag_sets_the_self_play_simulations_of_the_game_played(env_id)
     assert settings.selfplay.search(env_id, settings.mcts).num_simulations == 12
     unflagged = settings_from_flags(build_parser(), argv[:-2], overrides_from_args)
     assert unflagged.selfplay.search(env_id, unflagged.mcts).num_simulations == (
-        32 if env_id == "connect4" else unflagged.mcts.num_simulations)
+        unflagged.mcts.num_simulations if env_id == "othello" else 32)

@@ -167,6 +167,7 @@ def test_actors_following_best_play_only_gated_models(tmp_path: Path) -> None:
                  "CARTRIDGE_ACTOR_RELOAD_INTERVAL": "0.1",
                  "CARTRIDGE_ACTOR_CONCURRENT_GAMES": "8",
                  "CARTRIDGE_MCTS_NUM_SIMULATIONS": "8",
+                 "CARTRIDGE_SELFPLAY_TICTACTOE_NUM_SIMULATIONS": "8",
                  "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": "1"}
     actor_log = (tmp_path / "actor.log").open("ab")
     actor = subprocess.Popen([sys.executable, "-m", "actor", "--actor-id", "a1"], cwd=tmp_path,

@@ -175,35 +175,39 @@ def test_bad_value_in_the_file_names_the_key_and_the_file(tmp_path: Path) -> Non
 def test_playout_caps_are_off_by_default_and_set_by_their_keys() -> None:
     settings = load_settings(CONFIG, environ={})
     assert settings.selfplay.full_search_fraction == 1.0
-    assert settings.selfplay.fast_simulations == 50
+    assert settings.selfplay.fast_simulations == 8
     settings = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
-                                              "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "40"})
+                                              "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "6"})
     assert settings.selfplay.full_search_fraction == 0.25
-    assert settings.selfplay.fast_simulations == 40
+    assert settings.selfplay.fast_simulations == 6
 
 
 def test_a_fast_search_as_long_as_the_full_one_is_refused_naming_both_keys() -> None:
+    # Othello has no self-play search of its own: [mcts]'s is its full one.
     environ = {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
-               "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "200"}
+               "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "200", "CARTRIDGE_COMMON_ENV_ID": "othello"}
     with pytest.raises(SettingsError) as caught:
         load_settings(CONFIG, environ=environ)
     assert "selfplay.fast_simulations = 200" in str(caught.value)
     assert "mcts.num_simulations = 200" in str(caught.value)
     # Off (fraction 1), the fast budget is never used: small test searches stay valid.
-    small = load_settings(CONFIG, {"mcts": {"num_simulations": 8}}, environ={})
+    small = load_settings(CONFIG, {"mcts": {"num_simulations": 4}},
+                          environ={"CARTRIDGE_COMMON_ENV_ID": "othello"})
     assert small.selfplay.fast_simulations > small.mcts.num_simulations
 
 
-def test_a_fast_search_as_long_as_the_games_own_full_one_is_refused_naming_its_key() -> None:
-    # Connect Four's self-play search ([selfplay.connect4]) has 32 simulations: the
-    # default fast search of 50 is refused for it, and the message names that key.
+@pytest.mark.parametrize("env_id", ["tictactoe", "connect4"])
+def test_a_fast_search_as_long_as_the_games_own_full_one_is_refused_naming_its_key(
+        env_id: str) -> None:
+    # The game's own self-play search ([selfplay.<game>]) has 32 simulations: a fast search
+    # of 50 is refused for it, and the message names that key; the default (8) fits.
     environ = {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
-               "CARTRIDGE_COMMON_ENV_ID": "connect4"}
+               "CARTRIDGE_COMMON_ENV_ID": env_id}
     with pytest.raises(SettingsError) as caught:
-        load_settings(CONFIG, environ=environ)
+        load_settings(CONFIG, environ={**environ, "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "50"})
     assert "selfplay.fast_simulations = 50" in str(caught.value)
-    assert "selfplay.connect4.num_simulations = 32" in str(caught.value)
-    fits = load_settings(CONFIG, environ={**environ, "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "8"})
+    assert f"selfplay.{env_id}.num_simulations = 32" in str(caught.value)
+    fits = load_settings(CONFIG, environ=environ)
     assert fits.selfplay.fast_simulations == 8
 
 

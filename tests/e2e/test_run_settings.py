@@ -34,7 +34,9 @@ def test_auto_split_sets_each_childs_threads_and_runs_backfill_at_idle_priority(
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
     env.update({"CARTRIDGE_RUN_ACTORS": "0", "CARTRIDGE_RUN_ARENA": "false",
                 "CARTRIDGE_RUN_WEB": "false",
-                "CARTRIDGE_MCTS_NUM_SIMULATIONS": "4", "CARTRIDGE_TRAINING_DEVICE": "cpu"})
+                "CARTRIDGE_MCTS_NUM_SIMULATIONS": "4",
+                "CARTRIDGE_SELFPLAY_TICTACTOE_NUM_SIMULATIONS": "4",
+                "CARTRIDGE_TRAINING_DEVICE": "cpu"})
     expected = split_machine(cpu_budget().cpus, actors=0, training_threads=0,
                              inference_threads=0)
     process = subprocess.Popen(
@@ -136,7 +138,9 @@ def test_the_arena_runs_niced_and_its_death_does_not_stop_training(tmp_path: Pat
     data, output = tmp_path / "data", tmp_path / "run.out"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARTRIDGE_")}
     env.update({"CARTRIDGE_RUN_ACTORS": "1", "CARTRIDGE_RUN_WEB": "false",
-                "CARTRIDGE_MCTS_NUM_SIMULATIONS": "4", "CARTRIDGE_TRAINING_DEVICE": "cpu"})
+                "CARTRIDGE_MCTS_NUM_SIMULATIONS": "4",
+                "CARTRIDGE_SELFPLAY_TICTACTOE_NUM_SIMULATIONS": "4",
+                "CARTRIDGE_TRAINING_DEVICE": "cpu"})
     with open(output, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "cartridge.cli.main", "run", "--config",

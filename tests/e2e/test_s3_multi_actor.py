@@ -56,6 +56,7 @@ def environment(server: S3Server, bucket: str, data: Path) -> dict[str, str]:
         "CARTRIDGE_TRAINING_WAIT_INTERVAL": "0.5",
         "CARTRIDGE_NETWORK_TICTACTOE_CHANNELS": "32",
         "CARTRIDGE_MCTS_NUM_SIMULATIONS": "16",
+        "CARTRIDGE_SELFPLAY_TICTACTOE_NUM_SIMULATIONS": "16",
         "CARTRIDGE_ACTOR_CONCURRENT_GAMES": "16",
         "CARTRIDGE_INFERENCE_INTRA_OP_THREADS": "1",
         "CARTRIDGE_STORAGE_MODEL_KEEP_LAST": "0",  # keep every version: all are checked

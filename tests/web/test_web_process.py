@@ -93,6 +93,7 @@ def test_cartridge_run_starts_the_web_service_and_prints_its_url(tmp_path: Path)
     output = tmp_path / "run.out"
     env = clean_env(CARTRIDGE_WEB_PORT="0", CARTRIDGE_RUN_ACTORS="1",
                     CARTRIDGE_RUN_ARENA="false", CARTRIDGE_MCTS_NUM_SIMULATIONS="4",
+                    CARTRIDGE_SELFPLAY_TICTACTOE_NUM_SIMULATIONS="4",
                     CARTRIDGE_TRAINING_DEVICE="cpu")
     with open(output, "wb") as out:
         process = subprocess.Popen(

@@ -109,7 +109,7 @@ class SelfPlaySettings(Section):
     Per game, [selfplay.<game>] changes the search self-play trains with."""
 
     full_search_fraction: float = Field(default=1.0, gt=0, le=1)  # 1 = off
-    fast_simulations: int = Field(default=50, ge=1)  # below the full search's simulations
+    fast_simulations: int = Field(default=8, ge=1)  # below the full search's simulations
     tictactoe: GameSelfPlaySearch = GameSelfPlaySearch()
     connect4: GameSelfPlaySearch = GameSelfPlaySearch()
     othello: GameSelfPlaySearch = GameSelfPlaySearch()
