@@ -88,12 +88,13 @@ CONFIGS: dict[str, dict[str, str]] = {
                                     ("GUMBEL_CONSIDERED", "4"))},
     # Playout cap randomization (KataGo's fractions) over PUCT 200: a quarter of the moves
     # get the full search and become policy targets, the rest 50 simulations.
-    "pcr": {"CARTRIDGE_SELFPLAY_CONNECT4_ALGORITHM": "puct",
-            "CARTRIDGE_SELFPLAY_CONNECT4_NUM_SIMULATIONS": "200",
-            "CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
-            "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "50"},
-    # The trainer in float32, as on CPUs without native bf16 (and here before the trainer
-    # used bf16 autocast on such CPUs); the search as configured.
+    "pcr": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
+            for game in ("TICTACTOE", "CONNECT4")
+            for key, value in (("ALGORITHM", "puct"), ("NUM_SIMULATIONS", "200"))}
+    | {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
+       "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "50"},
+    # The trainer in float32 (channels-last), as on a CPU without native bf16; before
+    # bf16 on the CPU, curves trained so (in the default layout). The search as configured.
     "fp32": {"CARTRIDGE_TRAINING_AMP": "false"},
 }
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
@@ -120,11 +121,14 @@ def run_connect4() -> dict[str, Any]:
     for name, curve in earlier.get("connect4", {}).items():
         if not (isinstance(curve, dict) and "snapshots" in curve):
             continue
-        if name in CONFIGS and curve.get("search") != _trained_search(CONFIGS[name]):
-            # "defaults" trained PUCT 200 before [selfplay.connect4]: not today's defaults.
+        trained = (curve.get("search"), curve.get("training_autocast", "float32"))
+        now = (_trained_search(CONFIGS[name]), _training_autocast(CONFIGS[name])) \
+            if name in CONFIGS else trained
+        if trained != now:
+            # "defaults" trained PUCT 200 before [selfplay.connect4], in float32 before
+            # bf16 on the CPU: not today's defaults.
             log.info("earlier curve %s left out of the pool: it trained with %s, %s now "
-                     "trains with %s", name, curve.get("search", "an unrecorded search"),
-                     name, _trained_search(CONFIGS[name]))
+                     "trains with %s", name, trained, name, now)
             continue
         curves[name] = curve
     for name in _config_names():
@@ -154,7 +158,9 @@ def tictactoe(changes: dict[str, str], limit_s: float = TICTACTOE_LIMIT_S) -> di
     game = get_game("tictactoe")
     config = _search_config()
     checks: list[dict[str, Any]] = []
-    result: dict[str, Any] = {"changes": changes, "seconds_to_perfect_play": None,
+    result: dict[str, Any] = {"changes": changes, "search": _trained_search(changes, game.id),
+                              "training_autocast": _training_autocast(changes),
+                              "seconds_to_perfect_play": None,
                               "seconds_to_perfect_network": None}
     with _training_run(game.id, changes) as (store, process, started):
         while time.time() - started < limit_s:
@@ -316,13 +322,16 @@ def _read_json(path: Path) -> dict[str, Any]:
         return {}
 
 
-def _trained_search(changes: dict[str, str]) -> dict[str, Any]:
-    """Connect Four's self-play search under config.toml with these changes."""
-    settings = load_settings(CONFIG, {"common": {"env_id": "connect4"}}, environ=changes)
-    search = settings.selfplay.search("connect4", settings.mcts)
-    return {"algorithm": search.algorithm, "num_simulations": search.num_simulations,
-            "gumbel_considered": search.gumbel_considered,
-            "full_search_fraction": settings.selfplay.full_search_fraction}
+def _trained_search(changes: dict[str, str], env_id: str = "connect4") -> dict[str, Any]:
+    """A game's self-play search under config.toml with these changes."""
+    settings = load_settings(CONFIG, {"common": {"env_id": env_id}}, environ=changes)
+    search = settings.selfplay.search(env_id, settings.mcts)
+    trained = {"algorithm": search.algorithm, "num_simulations": search.num_simulations,
+               "gumbel_considered": search.gumbel_considered,
+               "full_search_fraction": settings.selfplay.full_search_fraction}
+    if settings.selfplay.full_search_fraction < 1:
+        trained["fast_simulations"] = settings.selfplay.fast_simulations
+    return trained
 
 
 def _training_autocast(changes: dict[str, str]) -> str:

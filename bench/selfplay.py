@@ -13,8 +13,8 @@ one thread the pool is empty and spinning is moot; it is measured anyway as a co
 
 `connect4.playout_cap`: playout cap randomization over PUCT at [mcts]'s 200 simulations
 (KataGo's 0.25 of moves in full, the rest a fast search of 50): recorded positions/s,
-moves/s and finished games/s, against `connect4.puct` (the same search, every move full),
-which sets [selfplay]'s trade.
+moves/s and finished games/s, against `connect4.puct` (the same search, every move full):
+the trade measured before Gumbel 32 became the self-play default, kept as that record.
 """
 
 from __future__ import annotations
