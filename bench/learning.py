@@ -96,6 +96,9 @@ CONFIGS: dict[str, dict[str, str]] = {
     # The trainer in float32 (channels-last), as on a CPU without native bf16; before
     # bf16 on the CPU, curves trained so (in the default layout). The search as configured.
     "fp32": {"CARTRIDGE_TRAINING_AMP": "false"},
+    # Actors play the int8 model of each version (the trainer publishes both): about twice
+    # the self-play positions/s (bench int8); judged, like every curve, in float32.
+    "int8": {"CARTRIDGE_TRAINING_PUBLISH_INT8": "true", "CARTRIDGE_INFERENCE_PRECISION": "int8"},
 }
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
 POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
@@ -337,7 +340,8 @@ def _trained_search(changes: dict[str, str], env_id: str = "connect4") -> dict[s
 def _training_autocast(changes: dict[str, str]) -> str:
     """The precision the run's CPU trainer steps in under these changes."""
     settings = load_settings(CONFIG, {"common": {"env_id": "connect4"}}, environ=changes)
-    dtype = amp_dtype(torch.device("cpu"), settings.training.amp)
+    dtype = amp_dtype(torch.device("cpu"), settings.training.amp,
+                      settings.network.for_game("connect4").kind)
     return str(dtype or "float32").removeprefix("torch.")
 
 

@@ -15,7 +15,8 @@ them, so the before/after of the optimiser change comes from one run.
 
 `precision`: the in-memory step in float32 with PyTorch's default layout (the trainer
 before it chose its CPU settings), float32 channels-last, and bfloat16 autocast
-channels-last (on a CPU with native bf16 only), alternating the same way.
+channels-last (on a CPU with native bf16 only), alternating the same way; for Connect
+Four's ResNet and tic-tac-toe's MLP.
 """
 
 from __future__ import annotations
@@ -33,8 +34,11 @@ from cartridge.games import get_game
 from cartridge.network import build_network
 from cartridge.replay.sqlite import SqliteReplayStore
 from cartridge.threads import thread_count
-from tests.trainer.helpers import fill_replay  # the synthetic games the trainer tests use
-from trainer.batches import ReplaySampler
+from tests.trainer.helpers import (  # the synthetic games the trainer tests use
+    fill_replay,
+    fixed_batch,
+)
+from trainer.batches import Batch, ReplaySampler
 from trainer.device import amp_dtype, cpu_has_native_bf16, memory_format
 from trainer.optimise import AdamImplementation, make_optimizer, train_step
 from trainer.prefetch import Prefetcher
@@ -55,7 +59,7 @@ def run() -> dict:
     device = torch.device("cpu")
     torch.set_num_threads(thread_count(cfg.threads, "[training] threads", "PyTorch intra-op pool"))
     torch.manual_seed(0)
-    dtype, layout = amp_dtype(device, cfg.amp), memory_format(device)  # the trainer's own
+    dtype, layout = amp_dtype(device, cfg.amp, network.kind), memory_format(device)  # as trained
     model = build_network(game, network).to(device, memory_format=layout).train()
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
@@ -124,6 +128,10 @@ def run() -> dict:
         "optimiser_wait_ms_per_step": round(waited_s / STEPS * 1000, 2),
         "adamw_samples_per_s": _compare_adamw(game, network, held, cfg),
         "precision_samples_per_s": _compare_precision(game, network, held, cfg),
+        # Tic-tac-toe's MLP, on the same kind of synthetic batch (no replay store needed).
+        "tictactoe_precision_samples_per_s": _compare_precision(
+            get_game("tictactoe"), settings.network.for_game("tictactoe"),
+            _first(fixed_batch("tictactoe", games=64, seed=0), cfg.batch_size), cfg),
     }
 
 
@@ -155,6 +163,11 @@ def _compare_precision(game, network, batch, cfg) -> dict[str, float]:
         setups[kind] = (model, make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay),
                         dtype)
     return _alternate(setups, batch, cfg)
+
+
+def _first(batch: Batch, rows: int) -> Batch:
+    return Batch(*(t[:rows] for t in (batch.observations, batch.legal_masks, batch.policies,
+                                      batch.values)))
 
 
 def _alternate(setups: dict[str, Setup], batch, cfg) -> dict[str, float]:

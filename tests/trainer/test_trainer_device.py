@@ -32,15 +32,18 @@ def test_an_explicit_device_that_is_missing_is_a_clear_error() -> None:
 
 
 def test_bf16_autocast_on_cuda_and_native_bf16_cpus_only_when_enabled() -> None:
-    assert amp_dtype(torch.device("cuda"), amp=True) is torch.bfloat16
-    assert amp_dtype(torch.device("cuda"), amp=False) is None
-    assert amp_dtype(torch.device("cpu"), amp=True, cpu_bf16=True) is torch.bfloat16
-    assert amp_dtype(torch.device("cpu"), amp=True, cpu_bf16=False) is None
-    assert amp_dtype(torch.device("cpu"), amp=False, cpu_bf16=True) is None
-    assert amp_dtype(torch.device("mps"), amp=True, cpu_bf16=True) is None
+    cpu = torch.device("cpu")
+    for kind in ("resnet", "mlp"):
+        assert amp_dtype(torch.device("cuda"), True, kind) is torch.bfloat16
+        assert amp_dtype(torch.device("cuda"), False, kind) is None
+        assert amp_dtype(torch.device("mps"), True, kind, cpu_bf16=True) is None
+    assert amp_dtype(cpu, True, "resnet", cpu_bf16=True) is torch.bfloat16
+    assert amp_dtype(cpu, True, "resnet", cpu_bf16=False) is None
+    assert amp_dtype(cpu, False, "resnet", cpu_bf16=True) is None
+    assert amp_dtype(cpu, True, "mlp", cpu_bf16=True) is None  # too small to pay on a CPU
     # Unspecified, the CPU is probed: this machine's answer, whichever it is.
     expected = torch.bfloat16 if cpu_has_native_bf16() else None
-    assert amp_dtype(torch.device("cpu"), amp=True) is expected
+    assert amp_dtype(cpu, True, "resnet") is expected
 
 
 def test_channels_last_on_the_cpu_only() -> None:

@@ -45,17 +45,20 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
-def amp_dtype(device: torch.device, amp: bool, *,
+def amp_dtype(device: torch.device, amp: bool, network_kind: str, *,
               cpu_bf16: bool | None = None) -> torch.dtype | None:
-    """bfloat16 when enabled on CUDA, and on a CPU with native bf16 (cpu_bf16; probed when
-    None); None (full float32) elsewhere. bf16 keeps float32's exponent range, so no
-    GradScaler is needed, and the weights and optimiser state stay float32."""
+    """bfloat16 when enabled on CUDA, and for a convolutional network on a CPU with native
+    bf16 (cpu_bf16; probed when None); None (full float32) elsewhere. A small MLP's
+    products are too small on the CPU for bf16's casts to pay (bench trainer: tic-tac-toe's
+    trains slower). bf16 keeps float32's exponent range, so no GradScaler is needed, and
+    the weights and optimiser state stay float32."""
     if not amp:
         return None
     if device.type == "cuda":
         return torch.bfloat16
     native = cpu_has_native_bf16() if cpu_bf16 is None else cpu_bf16
-    return torch.bfloat16 if device.type == "cpu" and native else None
+    return torch.bfloat16 if device.type == "cpu" and network_kind == "resnet" and native \
+        else None
 
 
 def memory_format(device: torch.device) -> torch.memory_format:

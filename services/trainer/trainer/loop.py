@@ -101,7 +101,7 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
 
     # ---- 1. setup -------------------------------------------------------------
     device = detect_device(cfg.device)
-    dtype = amp_dtype(device, cfg.amp)
+    dtype = amp_dtype(device, cfg.amp, inputs.network.kind)
     # PyTorch sizes its pool to the host's cores, blind to affinity masks and CPU quotas.
     torch.set_num_threads(thread_count(cfg.threads, "[training] threads", "PyTorch intra-op pool"))
     seed = cfg.seed or int(np.random.SeedSequence().entropy % 2**63)
