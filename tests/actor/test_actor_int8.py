@@ -1,5 +1,6 @@
-"""[inference] precision = "int8": the actor plays each version's int8 model, and skips,
-with a logged error, a version published without one (never playing fp32 instead)."""
+"""Precision "int8" ([inference] precision, or the game's [selfplay.<game>] precision): the
+actor plays each version's int8 model, and skips, with a logged error, a version published
+without one (never playing fp32 instead)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,17 @@ def int8_settings(settings: Settings) -> Settings:
         update={"inference": settings.inference.model_copy(update={"precision": "int8"})})
 
 
-def test_an_int8_actor_plays_the_int8_model(settings_for, caplog: pytest.LogCaptureFixture
-                                            ) -> None:
-    settings = int8_settings(settings_for(max_episodes=8))
+def int8_for_tictactoe(settings: Settings) -> Settings:
+    """int8 through the game's own key, [inference] left fp32."""
+    game = settings.selfplay.tictactoe.model_copy(update={"precision": "int8"})
+    return settings.model_copy(
+        update={"selfplay": settings.selfplay.model_copy(update={"tictactoe": game})})
+
+
+@pytest.mark.parametrize("asked", [int8_settings, int8_for_tictactoe])
+def test_an_int8_actor_plays_the_int8_model(settings_for, asked,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    settings = asked(settings_for(max_episodes=8))
     store = FilesystemModelStore(settings.common.data_dir / "models", "tictactoe")
     onnx = tiny_onnx()
     calibration, _ = play_random_positions(get_game("tictactoe"), 64)

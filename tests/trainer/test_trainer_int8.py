@@ -1,5 +1,5 @@
-"""The trainer publishes an int8 model beside the fp32 one ([training] publish_int8),
-calibrated on the observations it trained on last."""
+"""The trainer publishes an int8 model beside the fp32 one ([training] publish_int8, or
+the game's actors play int8), calibrated on the observations it trained on last."""
 
 from __future__ import annotations
 
@@ -65,6 +65,14 @@ def test_publish_int8_false_publishes_fp32_only(tmp_path: Path) -> None:
     assert not (store.game_dir / "v000002" / "model.int8.onnx").exists()
     with pytest.raises(MissingArtifactError, match="publish_int8"):
         store.load_int8(latest.version)
+
+
+def test_a_game_whose_actors_play_int8_gets_int8_models_without_publish_int8(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CARTRIDGE_SELFPLAY_TICTACTOE_PRECISION", "int8")
+    store = train_briefly(tmp_path, publish_int8=False)
+    assert store.versions()
+    assert all(store.info(v).int8_sha256 is not None for v in store.versions())
 
 
 def test_recent_observations_keep_the_newest_batches_up_to_capacity() -> None:

@@ -94,13 +94,15 @@ class MctsSettings(Section):
     gumbel_c_scale: float = Field(gt=0)
 
 
-class GameSelfPlaySearch(Section):
-    """[selfplay.<game>]: one game's self-play search over [mcts]. A key left out keeps
-    [mcts]'s value; the arena, the web service and `cartridge move` always use [mcts]."""
+class GameSelfPlay(Section):
+    """[selfplay.<game>]: one game's self-play search over [mcts], and the model precision
+    its actors play over [inference]'s. A key left out keeps [mcts]'s or [inference]'s
+    value; the arena, the web service and `cartridge move` always use [mcts] and fp32."""
 
     algorithm: Literal["puct", "gumbel"] | None = None
     num_simulations: int | None = Field(default=None, ge=1)
     gumbel_considered: int | None = Field(default=None, ge=1)
+    precision: Literal["fp32", "int8"] | None = None
 
 
 class SelfPlaySettings(Section):
@@ -110,21 +112,28 @@ class SelfPlaySettings(Section):
 
     full_search_fraction: float = Field(default=1.0, gt=0, le=1)  # 1 = off
     fast_simulations: int = Field(default=8, ge=1)  # below the full search's simulations
-    tictactoe: GameSelfPlaySearch = GameSelfPlaySearch()
-    connect4: GameSelfPlaySearch = GameSelfPlaySearch()
-    othello: GameSelfPlaySearch = GameSelfPlaySearch()
+    tictactoe: GameSelfPlay = GameSelfPlay()
+    connect4: GameSelfPlay = GameSelfPlay()
+    othello: GameSelfPlay = GameSelfPlay()
 
     def search(self, env_id: str, mcts: MctsSettings) -> MctsSettings:
         """The search actors play `env_id` with: [mcts], with [selfplay.<env_id>] on top."""
-        game: GameSelfPlaySearch = getattr(self, env_id)
-        return mcts.model_copy(update=game.model_dump(exclude_none=True))
+        game: GameSelfPlay = getattr(self, env_id)
+        return mcts.model_copy(update=game.model_dump(exclude_none=True,
+                                                      exclude={"precision"}))
+
+    def precision(self, env_id: str, inference: InferenceSettings) -> Literal["fp32", "int8"]:
+        """The model actors play `env_id` with: [selfplay.<env_id>] precision, else
+        [inference] precision."""
+        game: GameSelfPlay = getattr(self, env_id)
+        return game.precision or inference.precision
 
 
 class InferenceSettings(Section):
     provider: Literal["auto", "cpu", "cuda", "rocm"] = "auto"
     intra_op_threads: int = Field(default=0, ge=0)
     spinning: Literal["auto", "on", "off"] = "off"
-    precision: Literal["fp32", "int8"] = "fp32"  # the model artifact actors play
+    precision: Literal["fp32", "int8"] = "fp32"  # the model actors play; per game: [selfplay]
 
 
 class ActorSettings(Section):
@@ -144,7 +153,7 @@ class TrainingSettings(Section):
     weight_decay: float = Field(ge=0)
     grad_clip: float = Field(ge=0)
     checkpoint_interval: int = Field(ge=1)
-    publish_int8: bool = False  # also publish model.int8.onnx with every version
+    publish_int8: bool = False  # model.int8.onnx with every version, whatever actors play
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     lr_schedule: bool = True
     lr_min_ratio: float = Field(ge=0, le=1)
@@ -270,6 +279,13 @@ class Settings(BaseSettings):
                 f"selfplay.fast_simulations = {fast} must be less than {key} = {full} "
                 f"({env_id}'s self-play search; a fast search is a shorter full one)")
         return self
+
+    def publishes_int8(self, env_id: str) -> bool:
+        """Whether the trainer of `env_id` publishes model.int8.onnx with each version:
+        [training] publish_int8, or this game's actors play int8 (they skip a version
+        without one)."""
+        return (self.training.publish_int8
+                or self.selfplay.precision(env_id, self.inference) == "int8")
 
     def data_path(self, path: Path) -> Path:
         """Relative paths in [storage] and [training] live under [common] data_dir."""

@@ -1,9 +1,10 @@
 """The actor's loop, top to bottom as labelled phases.
 
     1. open      replay store + writer (bounded queue), model store + watcher
-                 following [actor] model_follow and loading the [inference] precision
-                 of each version (fp32 or int8; a version without an int8 model is
-                 skipped with an error, never played in fp32 instead); a model that
+                 following [actor] model_follow and loading each version in the
+                 game's precision ([selfplay.<game>] or [inference] precision: fp32
+                 or int8; a version without an int8 model is skipped with an
+                 error, never played in fp32 instead); a model that
                  already exists plays from the first move, else the uniform evaluator
     2. play      one batched search step over every concurrent game; between
                  steps the watcher's newest model is swapped in (games in flight
@@ -64,8 +65,8 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     """Self-play until `stop` is set or [actor] max_episodes games are written."""
     cfg = settings.actor
     game = get_game(settings.common.env_id)
-    stats = ActorStats(actor_id=actor_id, env_id=game.id,
-                       precision=settings.inference.precision)
+    precision = settings.selfplay.precision(game.id, settings.inference)
+    stats = ActorStats(actor_id=actor_id, env_id=game.id, precision=precision)
     status = StatusFile(status_path(settings.common.data_dir, actor_id))
     status.write(stats)
     metrics = ActorMetrics(game.id)
@@ -84,7 +85,7 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     models = open_model_store(settings, game.id)
     inference = resolve_inference(settings.inference)
     watcher = ModelWatcher(
-        models, follow=cfg.model_follow, precision=inference.precision,
+        models, follow=cfg.model_follow, precision=precision,
         reload_interval=cfg.reload_interval,
         load=metrics.track_loads(lambda info, onnx: load_evaluator(game, inference, info, onnx)),
     )
@@ -103,8 +104,7 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
              "(follows %s in %r, plays %s models)", actor_id, game.id, concurrent,
              _describe_search(search), search.num_simulations,
              _describe_cap(selfplay.playout_cap),
-             _describe(evaluator.model_version), cfg.model_follow, models,
-             inference.precision)
+             _describe(evaluator.model_version), cfg.model_follow, models, precision)
     stats.state = "playing"
     _model_changed(stats, evaluator.model_version, status)
     metrics.model_in_use(evaluator.model_version, reload=False)
@@ -171,7 +171,7 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
 
 def load_evaluator(game: Game, inference: InferenceSettings, info: ModelInfo,
                    onnx: bytes) -> Evaluator:
-    """The watcher's loader: verified ONNX bytes (of [inference] precision) -> an evaluator
+    """The watcher's loader: verified ONNX bytes (of the game's precision) -> an evaluator
     tagged with its version."""
     from cartridge.inference.onnx import evaluator_from_settings
 

@@ -28,7 +28,7 @@ class ActorStats:
     state: str = "starting"  # starting | playing | stopping | stopped
     model_version: int = 0  # 0 = the uniform evaluator
     model_loaded_at: float | None = None  # unix seconds the current model started playing
-    precision: str = "fp32"  # of the models it loads ([inference] precision): fp32 | int8
+    precision: str = "fp32"  # of the models it loads (its game's precision): fp32 | int8
     refused_versions: list[int] = field(default_factory=list)
     games: int = 0  # finished games handed to the replay writer
     positions: int = 0  # positions in those games

@@ -68,6 +68,7 @@ class TrainerInputs:
     replay_where: str  # where the buffer is, for messages
     models: ModelStore
     stats_path: Path
+    publish_int8: bool = False  # an int8 model with each version (Settings.publishes_int8)
     retention: RetentionPolicy | None = None  # None = keep every version
     # Versions retention keeps besides its policy (the arena's promotions); may raise.
     protected_versions: Callable[[], set[int]] | None = None
@@ -162,7 +163,7 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
                                    optimizer=optimizer, sampler_rng=sampler_rng)
         onnx = export_onnx(model, game, inputs.network, step=step)  # from a CPU eval copy
         quantizing = time.perf_counter()
-        int8 = _quantized(onnx, recent, step) if cfg.publish_int8 else None
+        int8 = _quantized(onnx, recent, step) if inputs.publish_int8 else None
         done = time.perf_counter()
         metrics.checkpoint_duration.observe(done - started)
         publisher.submit(onnx, checkpoint.to_bytes(state), step=step, network=network_dict,

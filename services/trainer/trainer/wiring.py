@@ -36,6 +36,7 @@ def trainer_inputs(settings: Settings, config_path: Path | None = None) -> Train
         replay_where=replay_where(settings),
         models=open_model_store(settings),
         stats_path=settings.data_path(settings.training.stats),
+        publish_int8=settings.publishes_int8(env_id),
         retention=RetentionPolicy(keep_last=storage.model_keep_last,
                                   keep_every=storage.model_keep_every),
         run_facts=run_facts(settings, config_path or default_config_path()),
