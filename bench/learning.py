@@ -96,9 +96,16 @@ CONFIGS: dict[str, dict[str, str]] = {
     # The trainer in float32 (channels-last), as on a CPU without native bf16; before
     # bf16 on the CPU, curves trained so (in the default layout). The search as configured.
     "fp32": {"CARTRIDGE_TRAINING_AMP": "false"},
-    # Actors play the int8 model of each version (the trainer publishes both): about twice
-    # the self-play positions/s (bench int8); judged, like every curve, in float32.
-    "int8": {"CARTRIDGE_TRAINING_PUBLISH_INT8": "true", "CARTRIDGE_INFERENCE_PRECISION": "int8"},
+    # Every game's actors play the int8 model of each version (its trainer publishes both):
+    # about twice the self-play positions/s (bench int8); judged, like every curve, in
+    # float32. Connect Four's default; for tic-tac-toe, a change.
+    "int8": {"CARTRIDGE_INFERENCE_PRECISION": "int8"},
+    # Connect Four's actors play the float32 model, its default before int8.
+    "fp32actors": {"CARTRIDGE_SELFPLAY_CONNECT4_PRECISION": "fp32"},
+    # The learning rate's cosine decay ends at step 17,000 (the defaults' step at 30
+    # minutes here) instead of 100,000: a model annealed within the time it is judged at.
+    # The trainer idles there, so the run goes on to its last checkpoint.
+    "anneal30": {"CARTRIDGE_TRAINING_STEPS": "17000", "CARTRIDGE_TRAINING_WHEN_DONE": "idle"},
 }
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
 POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
@@ -124,12 +131,13 @@ def run_connect4() -> dict[str, Any]:
     for name, curve in earlier.get("connect4", {}).items():
         if not (isinstance(curve, dict) and "snapshots" in curve):
             continue
-        trained = (curve.get("search"), curve.get("training_autocast", "float32"))
-        now = (_trained_search(CONFIGS[name]), _training_autocast(CONFIGS[name])) \
-            if name in CONFIGS else trained
+        trained = (curve.get("search"), curve.get("training_autocast", "float32"),
+                   curve.get("actor_precision", "fp32"))
+        now = (_trained_search(CONFIGS[name]), _training_autocast(CONFIGS[name]),
+               _actor_precision(CONFIGS[name])) if name in CONFIGS else trained
         if trained != now:
             # "defaults" trained PUCT 200 before [selfplay.connect4], in float32 before
-            # bf16 on the CPU: not today's defaults.
+            # bf16 on the CPU, with fp32 actors before int8: not today's defaults.
             log.info("earlier curve %s left out of the pool: it trained with %s, %s now "
                      "trains with %s", name, trained, name, now)
             continue
@@ -162,7 +170,8 @@ def tictactoe(changes: dict[str, str], limit_s: float = TICTACTOE_LIMIT_S) -> di
     config = _search_config()
     checks: list[dict[str, Any]] = []
     result: dict[str, Any] = {"changes": changes, "search": _trained_search(changes, game.id),
-                              "training_autocast": _training_autocast(changes),
+                              "training_autocast": _training_autocast(changes, game.id),
+                              "actor_precision": _actor_precision(changes, game.id),
                               "seconds_to_perfect_play": None,
                               "seconds_to_perfect_network": None}
     with _training_run(game.id, changes) as (store, process, started):
@@ -236,7 +245,8 @@ def connect4_curve(name: str, changes: dict[str, str],
             log.info("%s: %g min: v%d (step %d), %s games", name, checkpoint / 60,
                      info.version, info.step, progress.get("games"))
     curve = {"changes": changes, "search": _trained_search(changes),
-             "training_autocast": _training_autocast(changes), "snapshots": snapshots}
+             "training_autocast": _training_autocast(changes),
+             "actor_precision": _actor_precision(changes), "snapshots": snapshots}
     (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
     return curve
 
@@ -337,12 +347,18 @@ def _trained_search(changes: dict[str, str], env_id: str = "connect4") -> dict[s
     return trained
 
 
-def _training_autocast(changes: dict[str, str]) -> str:
-    """The precision the run's CPU trainer steps in under these changes."""
-    settings = load_settings(CONFIG, {"common": {"env_id": "connect4"}}, environ=changes)
+def _training_autocast(changes: dict[str, str], env_id: str = "connect4") -> str:
+    """The precision a game's CPU trainer steps in under these changes."""
+    settings = load_settings(CONFIG, {"common": {"env_id": env_id}}, environ=changes)
     dtype = amp_dtype(torch.device("cpu"), settings.training.amp,
-                      settings.network.for_game("connect4").kind)
+                      settings.network.for_game(env_id).kind)
     return str(dtype or "float32").removeprefix("torch.")
+
+
+def _actor_precision(changes: dict[str, str], env_id: str = "connect4") -> str:
+    """The model precision a game's actors play under these changes."""
+    settings = load_settings(CONFIG, {"common": {"env_id": env_id}}, environ=changes)
+    return settings.selfplay.precision(env_id, settings.inference)
 
 
 def _search_config() -> SearchConfig:
