@@ -71,7 +71,8 @@ TICTACTOE_LIMIT_S = 600.0
 # Minutes of `cartridge run` at which the newest model is kept and judged.
 CONNECT4_MINUTES = "10,20,30"
 # Configurations the learning sections compare (BENCH_LEARNING_CONFIGS picks them,
-# comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml.
+# comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml. The README's
+# puct200, gumbel32, pcr and fp32 curves ran before Connect Four's actors played int8.
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
     # AlphaZero's search as tic-tac-toe and Connect Four trained before their
@@ -131,8 +132,10 @@ def run_connect4() -> dict[str, Any]:
     for name, curve in earlier.get("connect4", {}).items():
         if not (isinstance(curve, dict) and "snapshots" in curve):
             continue
+        # Curves from before actor_precision was recorded played [inference] precision.
+        played = curve.get("changes", {}).get("CARTRIDGE_INFERENCE_PRECISION", "fp32")
         trained = (curve.get("search"), curve.get("training_autocast", "float32"),
-                   curve.get("actor_precision", "fp32"))
+                   curve.get("actor_precision", played))
         now = (_trained_search(CONFIGS[name]), _training_autocast(CONFIGS[name]),
                _actor_precision(CONFIGS[name])) if name in CONFIGS else trained
         if trained != now:
@@ -358,7 +361,7 @@ def _training_autocast(changes: dict[str, str], env_id: str = "connect4") -> str
 def _actor_precision(changes: dict[str, str], env_id: str = "connect4") -> str:
     """The model precision a game's actors play under these changes."""
     settings = load_settings(CONFIG, {"common": {"env_id": env_id}}, environ=changes)
-    return settings.selfplay.precision(env_id, settings.inference)
+    return settings.actor_precision(env_id)
 
 
 def _search_config() -> SearchConfig:

@@ -2,7 +2,8 @@
 
 For each game, the default network from config.toml (random weights: speed does
 not depend on them) plays batched self-play with the game's self-play search
-([selfplay.<game>] over [mcts], as actors play) and [actor] concurrent_games. We
+([selfplay.<game>] over [mcts], as actors play) and [actor] concurrent_games, in fp32
+(`bench int8` measures int8 self-play, Connect Four actors' default). We
 count every position the network evaluates, then time ONNX Runtime alone on batches
 of the same (mean) size, same threads: ceiling_ratio = evals_per_s /
 ceiling_evals_per_s is the share of time spent in inference, i.e. 1 - search overhead.

@@ -223,15 +223,15 @@ def test_a_games_own_search_is_set_by_its_keys_and_bad_values_are_named() -> Non
 def test_a_games_own_precision_overrides_inference_and_its_trainer_publishes_int8() -> None:
     settings = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_OTHELLO_PRECISION": "int8"})
     assert settings.inference.precision == "fp32"
-    assert settings.selfplay.precision("othello", settings.inference) == "int8"
-    assert settings.selfplay.precision("tictactoe", settings.inference) == "fp32"
+    assert settings.actor_precision("othello") == "int8"
+    assert settings.actor_precision("tictactoe") == "fp32"
     assert settings.publishes_int8("othello") and not settings.publishes_int8("tictactoe")
     # A precision is not a search key: Othello still searches with [mcts].
     assert settings.selfplay.search("othello", settings.mcts) == settings.mcts
     everywhere = load_settings(CONFIG, environ={"CARTRIDGE_INFERENCE_PRECISION": "int8",
                                                 "CARTRIDGE_SELFPLAY_OTHELLO_PRECISION": "fp32"})
-    assert everywhere.selfplay.precision("tictactoe", everywhere.inference) == "int8"
-    assert everywhere.selfplay.precision("othello", everywhere.inference) == "fp32"
+    assert everywhere.actor_precision("tictactoe") == "int8"
+    assert everywhere.actor_precision("othello") == "fp32"
     assert not everywhere.publishes_int8("othello")
     asked = load_settings(CONFIG, environ={"CARTRIDGE_TRAINING_PUBLISH_INT8": "true"})
     assert asked.publishes_int8("tictactoe")  # published whatever its actors play
@@ -241,7 +241,7 @@ def test_a_games_own_precision_overrides_inference_and_its_trainer_publishes_int
 
 def test_connect4_actors_play_int8_by_default_and_the_other_games_fp32() -> None:
     settings = load_settings(CONFIG, environ={})
-    played = {env_id: settings.selfplay.precision(env_id, settings.inference)
+    played = {env_id: settings.actor_precision(env_id)
               for env_id in ("tictactoe", "connect4", "othello")}
     assert played == {"tictactoe": "fp32", "connect4": "int8", "othello": "fp32"}
     assert settings.publishes_int8("connect4") and not settings.publishes_int8("tictactoe")

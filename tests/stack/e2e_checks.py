@@ -131,7 +131,11 @@ def containers(service: str) -> list[str]:
 def check_models_published(store: S3ModelStore) -> int:
     versions = wait_for("two model versions in the S3 store",
                         lambda: len(store.versions()) >= 2 and store.versions(), timeout=420)
-    log.info("PASS the trainer published model versions %s", versions)
+    # The actors play int8 (scripts/e2e.sh): the trainer must publish int8 models. The
+    # newest version is checked: retention may delete older ones meanwhile.
+    if store.info(versions[-1]).int8_sha256 is None:
+        raise CheckFailedError(f"version {versions[-1]} was published without an int8 model")
+    log.info("PASS the trainer published model versions %s, with int8 models", versions)
     return versions[-1]
 
 

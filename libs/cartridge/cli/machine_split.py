@@ -19,8 +19,8 @@ Threads at normal priority add up to C. [run] actors = N > 0 instead starts N ac
 at normal priority sharing the C - T CPUs left to them, and no backfill. The arena
 (cli/run.py) runs one thread niced 10, ahead of the backfill actors.
 
-Measured on 2 cores (bench run_throughput, Connect Four defaults, 3 minutes after the
-first model; self-play positions/s is what bounds strength here):
+Measured on 2 cores (bench run_throughput, Connect Four defaults then: fp32 actors, PUCT
+200; 3 minutes after the first model; self-play positions/s is what bounded strength):
 - this split: 46.9 positions/s, the trainer waiting at the ratio gate 46% of the time;
   CPUs used: trainer 0.48, actor 0.95, backfill 0.10, arena 0.43;
 - without the arena: 60.6 positions/s (backfill 0.40). At idle priority the arena took

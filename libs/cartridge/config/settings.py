@@ -94,6 +94,9 @@ class MctsSettings(Section):
     gumbel_c_scale: float = Field(gt=0)
 
 
+Precision = Literal["fp32", "int8"]  # the model actors play: model.onnx | model.int8.onnx
+
+
 class GameSelfPlay(Section):
     """[selfplay.<game>]: one game's self-play search over [mcts], and the model precision
     its actors play over [inference]'s. A key left out keeps [mcts]'s or [inference]'s
@@ -102,7 +105,7 @@ class GameSelfPlay(Section):
     algorithm: Literal["puct", "gumbel"] | None = None
     num_simulations: int | None = Field(default=None, ge=1)
     gumbel_considered: int | None = Field(default=None, ge=1)
-    precision: Literal["fp32", "int8"] | None = None
+    precision: Precision | None = None
 
 
 class SelfPlaySettings(Section):
@@ -122,18 +125,12 @@ class SelfPlaySettings(Section):
         return mcts.model_copy(update=game.model_dump(exclude_none=True,
                                                       exclude={"precision"}))
 
-    def precision(self, env_id: str, inference: InferenceSettings) -> Literal["fp32", "int8"]:
-        """The model actors play `env_id` with: [selfplay.<env_id>] precision, else
-        [inference] precision."""
-        game: GameSelfPlay = getattr(self, env_id)
-        return game.precision or inference.precision
-
 
 class InferenceSettings(Section):
     provider: Literal["auto", "cpu", "cuda", "rocm"] = "auto"
     intra_op_threads: int = Field(default=0, ge=0)
     spinning: Literal["auto", "on", "off"] = "off"
-    precision: Literal["fp32", "int8"] = "fp32"  # the model actors play; per game: [selfplay]
+    precision: Precision = "fp32"  # the model actors play; per game: [selfplay.<game>]
 
 
 class ActorSettings(Section):
@@ -280,12 +277,17 @@ class Settings(BaseSettings):
                 f"({env_id}'s self-play search; a fast search is a shorter full one)")
         return self
 
+    def actor_precision(self, env_id: str) -> Precision:
+        """The model actors play `env_id` with: [selfplay.<env_id>] precision, else
+        [inference] precision."""
+        game: GameSelfPlay = getattr(self.selfplay, env_id)
+        return game.precision or self.inference.precision
+
     def publishes_int8(self, env_id: str) -> bool:
         """Whether the trainer of `env_id` publishes model.int8.onnx with each version:
         [training] publish_int8, or this game's actors play int8 (they skip a version
         without one)."""
-        return (self.training.publish_int8
-                or self.selfplay.precision(env_id, self.inference) == "int8")
+        return self.training.publish_int8 or self.actor_precision(env_id) == "int8"
 
     def data_path(self, path: Path) -> Path:
         """Relative paths in [storage] and [training] live under [common] data_dir."""

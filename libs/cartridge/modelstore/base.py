@@ -20,9 +20,10 @@ import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+# Precision: which ONNX artifact of a version, model.onnx (fp32) or model.int8.onnx.
+from cartridge.config.settings import Precision
+
 Pointer = Literal["latest", "best"]
-# Which ONNX artifact of a version: model.onnx (fp32) or model.int8.onnx.
-Precision = Literal["fp32", "int8"]
 
 
 class CorruptModelError(RuntimeError):
@@ -73,7 +74,7 @@ class ModelInfo:
     # cartridge.runs.facts) and its resolved settings; None for models published without.
     run: dict[str, Any] | None = None
     # model.int8.onnx: its sha256 and size; None and 0 for a version published without one
-    # (before int8 existed, or with [training] publish_int8 = false).
+    # (before int8 existed, or by a trainer whose game's actors play fp32).
     int8_sha256: str | None = None
     int8_bytes: int = 0
 

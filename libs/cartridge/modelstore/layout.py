@@ -60,7 +60,9 @@ def int8_sha256(info: ModelInfo, *, where: str) -> str:
     if info.int8_sha256 is None:
         raise MissingArtifactError(
             f"{where}: {info.env_id} version {info.version} was published without an int8 "
-            f"model ({INT8_NAME}); the trainer publishes one with [training] publish_int8 = true"
+            f"model ({INT8_NAME}); the trainer publishes one when the game's actors play int8 "
+            f"([selfplay.<game>] or [inference] precision) or with [training] publish_int8 = "
+            f"true"
         )
     return info.int8_sha256
 

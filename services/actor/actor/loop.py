@@ -65,7 +65,7 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     """Self-play until `stop` is set or [actor] max_episodes games are written."""
     cfg = settings.actor
     game = get_game(settings.common.env_id)
-    precision = settings.selfplay.precision(game.id, settings.inference)
+    precision = settings.actor_precision(game.id)
     stats = ActorStats(actor_id=actor_id, env_id=game.id, precision=precision)
     status = StatusFile(status_path(settings.common.data_dir, actor_id))
     status.write(stats)

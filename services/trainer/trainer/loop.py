@@ -6,7 +6,8 @@
     4. prefetch  a background thread samples and augments batches
     5. train     ratio gate -> batch -> lr -> forward/backward -> clip -> step;
                  every checkpoint_interval: checkpoint + publish (fp32 ONNX, and int8
-                 calibrated on the last positions trained on) + trim
+                 calibrated on the last positions trained on when the game's actors
+                 play int8 or [training] publish_int8) + trim
     6. finish    a final checkpoint + publish (on --steps reached, SIGTERM or SIGINT)
 
 Published version N carries the step its weights come from. The first publish
@@ -68,7 +69,7 @@ class TrainerInputs:
     replay_where: str  # where the buffer is, for messages
     models: ModelStore
     stats_path: Path
-    publish_int8: bool = False  # an int8 model with each version (Settings.publishes_int8)
+    publish_int8: bool  # an int8 model with each version (Settings.publishes_int8)
     retention: RetentionPolicy | None = None  # None = keep every version
     # Versions retention keeps besides its policy (the arena's promotions); may raise.
     protected_versions: Callable[[], set[int]] | None = None
@@ -113,8 +114,9 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels
-    log.info("training %s on %s (autocast %s, %s), seed %d, network %s", game.id, device,
-             dtype or "off", str(layout).removeprefix("torch."), seed, network_dict)
+    log.info("training %s on %s (autocast %s, %s), seed %d, network %s, publishing %s",
+             game.id, device, dtype or "off", str(layout).removeprefix("torch."), seed,
+             network_dict, "fp32 and int8 models" if inputs.publish_int8 else "fp32 models")
 
     # ---- 2. resume ------------------------------------------------------------
     step, resumed_version = _resume(inputs.models, game.id, network_dict, model, optimizer,
