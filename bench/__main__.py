@@ -6,10 +6,12 @@ import argparse
 import importlib
 import json
 import logging
-import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from bench import machine
 
 # section -> module with run() -> dict ("module:function" names another function)
 SECTIONS = {
@@ -48,21 +50,25 @@ def main() -> int:
         section = getattr(importlib.import_module(module), function or "run")()
         section["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
         section["wall_s"] = round(time.time() - started, 1)
+        section["machine"] = machine.describe()
         measured[name] = section
         print(json.dumps({name: section}, indent=2), flush=True)
     # Read just before writing: another bench run may have written sections meanwhile.
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results.update(measured)
-    results["machine"] = {"cpus": _cpus(), "python": platform.python_version(),
-                          "processor": platform.processor() or platform.machine()}
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    RESULTS.write_text(json.dumps(merge_results(results, measured), indent=2) + "\n")
     return 0
 
 
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
+def merge_results(results: dict[str, Any], measured: dict[str, dict]) -> dict[str, Any]:
+    """results.json with the sections just measured replacing their earlier figures.
+    Before each section recorded its machine, one top-level "machine" named whichever
+    ran last: it moves into the sections measured then, so none takes a wrong one."""
+    earlier_machine = results.pop("machine", None)
+    if earlier_machine:
+        for section in results.values():
+            if isinstance(section, dict):
+                section.setdefault("machine", earlier_machine)
+    return results | measured
 
 
 if __name__ == "__main__":

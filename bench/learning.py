@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from bench import machine
 from cartridge.arena.agents import PolicyPlayer, search_player
 from cartridge.arena.anchors import anchor_names, make_anchor
 from cartridge.arena.connect4_benchmark import connect4_benchmark, load_labelled_positions
@@ -249,7 +250,8 @@ def connect4_curve(name: str, changes: dict[str, str],
                      info.version, info.step, progress.get("games"))
     curve = {"changes": changes, "search": _trained_search(changes),
              "training_autocast": _training_autocast(changes),
-             "actor_precision": _actor_precision(changes), "snapshots": snapshots}
+             "actor_precision": _actor_precision(changes), "machine": machine.describe(),
+             "snapshots": snapshots}
     (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
     return curve
 
