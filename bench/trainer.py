@@ -15,8 +15,8 @@ them, so the before/after of the optimiser change comes from one run.
 
 `precision`: the in-memory step in float32 with PyTorch's default layout (the trainer
 before it chose its CPU settings), float32 channels-last, and bfloat16 autocast
-channels-last (on a CPU with native bf16 only), alternating the same way; for Connect
-Four's ResNet and tic-tac-toe's MLP.
+channels-last (on a CPU that multiplies bf16 in hardware: AMX or AVX512-BF16),
+alternating the same way; for Connect Four's ResNet and tic-tac-toe's MLP.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from tests.trainer.helpers import (  # the synthetic games the trainer tests use
     fixed_batch,
 )
 from trainer.batches import Batch, ReplaySampler
-from trainer.device import amp_dtype, cpu_has_native_bf16, memory_format
+from trainer.device import amp_dtype, cpu_bf16_instructions, memory_format
 from trainer.optimise import AdamImplementation, make_optimizer, train_step
 from trainer.prefetch import Prefetcher
 
@@ -154,7 +154,7 @@ def _compare_precision(game, network, batch, cfg) -> dict[str, float]:
     """Samples/s of the in-memory step per precision and memory layout."""
     kinds = {"fp32": (None, torch.contiguous_format),
              "fp32_channels_last": (None, torch.channels_last)}
-    if cpu_has_native_bf16():
+    if cpu_bf16_instructions() is not None:  # where bf16 is not emulated
         kinds["bf16_channels_last"] = (torch.bfloat16, torch.channels_last)
     setups = {}
     for kind, (dtype, layout) in kinds.items():

@@ -9,7 +9,7 @@ from trainer.device import (
     DeviceUnavailableError,
     amp_dtype,
     autocast,
-    cpu_has_native_bf16,
+    cpu_bf16_instructions,
     memory_format,
     select_device,
 )
@@ -31,18 +31,18 @@ def test_an_explicit_device_that_is_missing_is_a_clear_error() -> None:
     assert select_device("cpu", cuda_available=True, mps_available=True).type == "cpu"
 
 
-def test_bf16_autocast_on_cuda_and_native_bf16_cpus_only_when_enabled() -> None:
+def test_bf16_autocast_on_cuda_and_amx_cpus_only_when_enabled() -> None:
     cpu = torch.device("cpu")
     for kind in ("resnet", "mlp"):
         assert amp_dtype(torch.device("cuda"), True, kind) is torch.bfloat16
         assert amp_dtype(torch.device("cuda"), False, kind) is None
-        assert amp_dtype(torch.device("mps"), True, kind, cpu_bf16=True) is None
-    assert amp_dtype(cpu, True, "resnet", cpu_bf16=True) is torch.bfloat16
-    assert amp_dtype(cpu, True, "resnet", cpu_bf16=False) is None
-    assert amp_dtype(cpu, False, "resnet", cpu_bf16=True) is None
-    assert amp_dtype(cpu, True, "mlp", cpu_bf16=True) is None  # too small to pay on a CPU
+        assert amp_dtype(torch.device("mps"), True, kind, cpu_amx=True) is None
+    assert amp_dtype(cpu, True, "resnet", cpu_amx=True) is torch.bfloat16
+    assert amp_dtype(cpu, True, "resnet", cpu_amx=False) is None
+    assert amp_dtype(cpu, False, "resnet", cpu_amx=True) is None
+    assert amp_dtype(cpu, True, "mlp", cpu_amx=True) is None  # too small to pay on a CPU
     # Unspecified, the CPU is probed: this machine's answer, whichever it is.
-    expected = torch.bfloat16 if cpu_has_native_bf16() else None
+    expected = torch.bfloat16 if cpu_bf16_instructions() == "amx" else None
     assert amp_dtype(cpu, True, "resnet") is expected
 
 
