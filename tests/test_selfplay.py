@@ -1,7 +1,8 @@
 """Self-play (cartridge.selfplay) with the uniform evaluator on every game: the records
 it writes, whose outcomes, policies and model versions they hold, draining, root
-noise in self-play only (never in evaluation-mode search), and playout cap
-randomization (full searches recorded, fast ones played only)."""
+noise in self-play only (never in evaluation-mode search), playout cap
+randomization (full searches recorded, fast ones played only), and value targets
+mixed with the search's root values."""
 
 from __future__ import annotations
 
@@ -54,6 +55,7 @@ class Recorder:
         self.states: list[list[Any]] = [[mcts.root_state(s)] for s in range(mcts.num_slots)]
         self.actions: list[list[int]] = [[] for _ in range(mcts.num_slots)]
         self.visits: list[list[np.ndarray]] = [[] for _ in range(mcts.num_slots)]
+        self.root_values: list[list[float]] = [[] for _ in range(mcts.num_slots)]
         self.chosen: list[list[int]] = [[] for _ in range(mcts.num_slots)]  # result.actions
         self.uniform_priors: list[bool] = []  # per search and slot: no noise at the root
         self.searches: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # slots, budgets,
@@ -71,6 +73,7 @@ class Recorder:
             result = search(slots, simulations)
             for row, slot in enumerate(result.slots):
                 self.visits[int(slot)].append(result.visits[row].copy())
+                self.root_values[int(slot)].append(float(result.root_values[row]))
                 if result.actions is not None:
                     self.chosen[int(slot)].append(int(result.actions[row]))
             self.uniform_priors.append(uniform_root_priors(mcts, result.slots))
@@ -476,3 +479,46 @@ def test_bad_playout_caps_are_refused() -> None:
     with pytest.raises(ValueError, match="fast_simulations"):
         make_capped("tictactoe", 0.5, SIMS)  # as long as a full search: not a fast one
     make_capped("tictactoe", 1.0, SIMS + 1)  # off: the fast budget is never used
+
+
+# ------------------------------------------------------------------------ value targets
+
+
+@pytest.mark.parametrize("algorithm", ["puct", "gumbel"])
+@pytest.mark.parametrize("weight", [0.5, 1.0])
+def test_value_targets_mix_the_result_with_the_root_values(weight: float,
+                                                           algorithm: str) -> None:
+    game = get_game("tictactoe")
+    selfplay = make_selfplay("tictactoe", games=6, seed=10, algorithm=algorithm)
+    selfplay.search_value_weight = weight
+    recorder = Recorder(selfplay)
+    records = drain(selfplay)
+    assert len(records) == 6
+    moved = 0  # targets that are not the plain result
+    for record in records:
+        slot = recorder.slot_of(record)
+        states, final = recorder.states[slot], recorder.states[slot][-1]
+        value = game.terminal_value(final)
+        results = np.asarray([value if game.to_play(s) == game.to_play(final) else -value
+                              for s in states[:-1]], np.float32)
+        searched = np.asarray(recorder.root_values[slot], np.float32)
+        np.testing.assert_allclose(record.outcomes,
+                                   (1 - weight) * results + weight * searched, atol=1e-6)
+        assert (np.abs(record.outcomes) <= 1).all()
+        moved += int(np.count_nonzero(record.outcomes != results))
+    # Searches that reach won or lost endings move the root value off the uniform
+    # evaluator's 0, so some mixed targets differ from the results.
+    assert moved > 0
+
+
+def test_weight_zero_keeps_the_results() -> None:
+    records = drain(make_selfplay("connect4", games=3, seed=11))
+    assert all(set(np.unique(r.outcomes)) <= {-1.0, 0.0, 1.0} for r in records)
+
+
+def test_a_weight_outside_zero_to_one_is_refused() -> None:
+    for weight in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="search_value_weight"):
+            SelfPlay(get_game("tictactoe"), UniformEvaluator(), SearchConfig(num_simulations=SIMS),
+                     concurrent_games=1, actor_id="a", rng=np.random.default_rng(0),
+                     search_value_weight=weight)

@@ -13,6 +13,12 @@ root noise, temperature schedule, recorded) with that probability, else a fast o
 (`fast_simulations`, no noise, the most visited move, not recorded). Games get
 more moves per evaluation; only full searches make training targets. A game whose
 every move was fast has nothing to record and is only counted.
+
+Value targets mixed with search values: with `search_value_weight` w > 0 a position's
+value target is (1 - w) * the game's result + w * the search's root value, both from
+its mover's point of view. The result alone is an unbiased but noisy target (one
+random move late in a game flips it); the root value is less noisy but biased by the
+network that searched.
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ class _Trajectory:
     policies: list[np.ndarray] = field(default_factory=list)
     movers: list[int] = field(default_factory=list)
     versions: list[int] = field(default_factory=list)
+    search_values: list[float] = field(default_factory=list)  # root value, mover's view
 
 
 class SelfPlay:
@@ -75,14 +82,18 @@ class SelfPlay:
         actor_id: str,
         rng: np.random.Generator,
         playout_cap: PlayoutCap = PlayoutCap(),
+        search_value_weight: float = 0.0,
     ) -> None:
         if playout_cap.on and playout_cap.fast_simulations >= config.num_simulations:
             # The search tells a fast move (no root noise) from a full one by its budget.
             raise ValueError(f"fast_simulations ({playout_cap.fast_simulations}) must be "
                              f"less than num_simulations ({config.num_simulations})")
+        if not 0 <= search_value_weight <= 1:
+            raise ValueError(f"search_value_weight must be in [0, 1], got {search_value_weight}")
         self.game = game
         self.config = config
         self.playout_cap = playout_cap
+        self.search_value_weight = search_value_weight
         self.actor_id = actor_id
         self.rng = rng
         self.mcts = make_search(
@@ -137,6 +148,7 @@ class SelfPlay:
                 trajectory.policies.append(result.visits[row])
                 trajectory.movers.append(self.game.to_play(roots[row]))
                 trajectory.versions.append(version)
+                trajectory.search_values.append(float(result.root_values[row]))
                 self.positions_played += 1
             else:
                 self.fast_moves += 1
@@ -171,6 +183,11 @@ class SelfPlay:
         last_mover = self.game.to_play(final_state)
         movers = np.asarray(trajectory.movers)
         outcomes = np.where(movers == last_mover, result, -result).astype(np.float32)
+        if self.search_value_weight:
+            weight = np.float32(self.search_value_weight)
+            mixed = (1 - weight) * outcomes + weight * np.asarray(trajectory.search_values,
+                                                                  dtype=np.float32)
+            outcomes = np.clip(mixed, -1, 1)  # a mean of values can round past 1
         return GameRecord(
             game_id=uuid.uuid4().hex,
             env_id=self.game.id,

@@ -10,6 +10,7 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from actor.identity import actor_id
@@ -74,6 +75,17 @@ def test_playout_caps_write_only_the_fully_searched_positions(settings_for) -> N
         assert plies == sorted(set(plies))  # positions of one game, in the order played
         skipped += plies[-1] + 1 - stored.num_positions  # moves up to the last, unrecorded
     assert skipped > sum(g.num_positions for g in games)  # most moves were fast
+
+
+def test_search_value_weight_mixes_root_values_into_the_stored_targets(settings_for) -> None:
+    settings = settings_for(max_episodes=12, seed=4, selfplay={"search_value_weight": 0.5})
+    run_actor(settings, "a1", threading.Event())
+    games = read_games(settings.common.data_dir / "replay.db")
+    assert games
+    targets = np.concatenate([g.outcomes for g in games])
+    assert (np.abs(targets) <= 1).all()
+    # Results alone are -1, 0 or 1; half a root value added moves most of them off.
+    assert np.count_nonzero(~np.isin(targets, (-1.0, 0.0, 1.0))) > len(games)
 
 
 def test_hot_reloads_a_published_model_without_dropping_games(settings_for) -> None:

@@ -137,6 +137,8 @@ BAD_VALUES = [
     ("selfplay", "full_search_fraction", "0", "greater than 0"),
     ("selfplay", "full_search_fraction", "1.5", "less than or equal to 1"),
     ("selfplay", "fast_simulations", "0", "greater than or equal to 1"),
+    ("selfplay", "search_value_weight", "-0.1", "greater than or equal to 0"),
+    ("selfplay", "search_value_weight", "1.5", "less than or equal to 1"),
     ("inference", "precision", "fp16", "'fp32' or 'int8'"),
     ("training", "publish_int8", "sometimes", "valid boolean"),
 ]

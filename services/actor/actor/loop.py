@@ -99,11 +99,13 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
     selfplay = SelfPlay(game, metrics.instrument(evaluator), search,
                         concurrent_games=concurrent, actor_id=actor_id,
                         rng=_rng(cfg.seed, actor_id),
-                        playout_cap=PlayoutCap.from_settings(settings.selfplay))
-    log.info("actor %s: %s, %d concurrent games, %s search, %d simulations%s, model %s "
+                        playout_cap=PlayoutCap.from_settings(settings.selfplay),
+                        search_value_weight=settings.selfplay.search_value_weight)
+    log.info("actor %s: %s, %d concurrent games, %s search, %d simulations%s%s, model %s "
              "(follows %s in %r, plays %s models)", actor_id, game.id, concurrent,
              _describe_search(search), search.num_simulations,
              _describe_cap(selfplay.playout_cap),
+             _describe_value_targets(selfplay.search_value_weight),
              _describe(evaluator.model_version), cfg.model_follow, models, precision)
     stats.state = "playing"
     _model_changed(stats, evaluator.model_version, status)
@@ -230,6 +232,12 @@ def _describe_cap(cap: PlayoutCap) -> str:
         return ""
     return (f" on {cap.full_search_fraction:.0%} of moves (the rest {cap.fast_simulations},"
             f" not recorded)")
+
+
+def _describe_value_targets(weight: float) -> str:
+    if not weight:
+        return ""
+    return f", value targets {1 - weight:.2f} result + {weight:.2f} root value"
 
 
 def _model_changed(stats: ActorStats, version: int, status: StatusFile) -> None:
