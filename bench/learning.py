@@ -26,6 +26,7 @@ for Connect Four), whatever search the configuration trains with.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -139,6 +140,7 @@ def run_connect4() -> dict[str, Any]:
     snapshots an earlier run left in build/ again, without training."""
     minutes = os.environ.get("BENCH_CONNECT4_MINUTES", CONNECT4_MINUTES)
     checkpoints = tuple(60 * float(m) for m in minutes.split(","))
+    _search_config()
     earlier = _read_json(REPO / "bench" / "results.json").get("learning_connect4", {})
     curves = {}
     for name, curve in earlier.get("connect4", {}).items():
@@ -239,6 +241,12 @@ def connect4_curve(name: str, changes: dict[str, str],
     out = SNAPSHOTS / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
+    # What the run trains with, read now: config.toml may change during a 2-hour run, and
+    # this process's settings classes would not know a key added meanwhile.
+    curve: dict[str, Any] = {
+        "changes": changes, "search": _trained_search(changes),
+        "training_autocast": _training_autocast(changes),
+        "actor_precision": _actor_precision(changes), "machine": machine.describe()}
     snapshots: list[dict[str, Any]] = []
     with _training_run(game.id, changes) as (store, process, started):
         for checkpoint in checkpoints_s:
@@ -259,10 +267,7 @@ def connect4_curve(name: str, changes: dict[str, str],
                 "model": str(path.relative_to(REPO))})
             log.info("%s: %g min: v%d (step %d), %s games", name, checkpoint / 60,
                      info.version, info.step, progress.get("games"))
-    curve = {"changes": changes, "search": _trained_search(changes),
-             "training_autocast": _training_autocast(changes),
-             "actor_precision": _actor_precision(changes), "machine": machine.describe(),
-             "snapshots": snapshots}
+    curve["snapshots"] = snapshots
     (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
     return curve
 
@@ -377,8 +382,11 @@ def _actor_precision(changes: dict[str, str], env_id: str = "connect4") -> str:
     return settings.actor_precision(env_id)
 
 
+@functools.cache
 def _search_config() -> SearchConfig:
-    """[mcts] as the run sees it: config.toml alone (the run gets no CARTRIDGE_* variable)."""
+    """[mcts] as the run sees it: config.toml alone (the run gets no CARTRIDGE_* variable).
+    Read once (run_connect4 reads it before training), so judging uses the search of the
+    config.toml the run started with, whatever changes in it meanwhile."""
     return SearchConfig.from_settings(load_settings(CONFIG, environ={}).mcts)
 
 
