@@ -114,9 +114,10 @@ CONFIGS: dict[str, dict[str, str]] = {
     # without bf16 it trains a sixth of the steps it does with AMX).
     "small": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "3",
               "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "48"},
-    # The replay window at 500,000 positions (the buffer's capacity) instead of 100,000:
-    # with int8 Gumbel self-play 100,000 positions are about the last 4 minutes of games.
-    "window500k": {"CARTRIDGE_REPLAY_WINDOW": "500000"},
+    # The replay window at 100,000 positions, its default before 500,000: with int8 Gumbel
+    # self-play on 2 cores about the last 3 minutes of games. (The 500,000 curve ran as
+    # "window500k" before it became the default.)
+    "window100k": {"CARTRIDGE_REPLAY_WINDOW": "100000"},
     # Value targets the mean of the game's result and the search's root value
     # ([selfplay] search_value_weight = 0.5) instead of the result alone.
     "valuemix": {"CARTRIDGE_SELFPLAY_SEARCH_VALUE_WEIGHT": "0.5"},
