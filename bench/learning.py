@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from bench import machine
 from cartridge.arena.agents import PolicyPlayer, search_player
@@ -63,7 +62,6 @@ from cartridge.players import (
     exhaustive_losses,
 )
 from cartridge.threads import cpu_budget
-from trainer.device import amp_dtype
 
 log = logging.getLogger("bench.learning")
 REPO = Path(__file__).resolve().parent.parent
@@ -149,13 +147,13 @@ def run_connect4() -> dict[str, Any]:
             continue
         # Curves from before actor_precision was recorded played [inference] precision.
         played = curve.get("changes", {}).get("CARTRIDGE_INFERENCE_PRECISION", "fp32")
-        trained = (curve.get("search"), curve.get("training_autocast", "float32"),
-                   curve.get("actor_precision", played))
-        now = (_trained_search(CONFIGS[name]), _training_autocast(CONFIGS[name]),
+        trained = (curve.get("search"), curve.get("actor_precision", played))
+        now = (_trained_search(CONFIGS[name]),
                _actor_precision(CONFIGS[name])) if name in CONFIGS else trained
         if trained != now:
-            # "defaults" trained PUCT 200 before [selfplay.connect4], in float32 before
-            # bf16 on the CPU, with fp32 actors before int8: not today's defaults.
+            # "defaults" trained PUCT 200 before [selfplay.connect4], with fp32 actors
+            # before int8: not today's defaults. (The trainer's precision is the machine's
+            # measurement, recorded in training_autocast, not the configuration's.)
             log.info("earlier curve %s left out of the pool: it trained with %s, %s now "
                      "trains with %s", name, trained, name, now)
             continue
@@ -188,7 +186,6 @@ def tictactoe(changes: dict[str, str], limit_s: float = TICTACTOE_LIMIT_S) -> di
     config = _search_config()
     checks: list[dict[str, Any]] = []
     result: dict[str, Any] = {"changes": changes, "search": _trained_search(changes, game.id),
-                              "training_autocast": _training_autocast(changes, game.id),
                               "actor_precision": _actor_precision(changes, game.id),
                               "seconds_to_perfect_play": None,
                               "seconds_to_perfect_network": None}
@@ -217,6 +214,7 @@ def tictactoe(changes: dict[str, str], limit_s: float = TICTACTOE_LIMIT_S) -> di
             if checks[-1]["policy_only_losses"] == 0:
                 result["seconds_to_perfect_network"] = checks[-1]["published_s"]
                 break
+        result["training_autocast"] = _trained_autocast(store)
     # Baseline: the same search with the untrained (uniform) evaluator, so the figure
     # shows what training adds to search alone.
     uniform = MctsPlayer(game, UniformEvaluator(), config, np.random.default_rng(0))
@@ -246,7 +244,6 @@ def connect4_curve(name: str, changes: dict[str, str],
     # this process's settings classes would not know a key added meanwhile.
     curve: dict[str, Any] = {
         "changes": changes, "search": _trained_search(changes),
-        "training_autocast": _training_autocast(changes),
         "actor_precision": _actor_precision(changes), "machine": machine.describe()}
     snapshots: list[dict[str, Any]] = []
     with _training_run(game.id, changes) as (store, process, started):
@@ -256,6 +253,7 @@ def connect4_curve(name: str, changes: dict[str, str],
                 _alive(process)
             info = store.latest()
             progress = _read_json(store.root.parent / "status.json")
+            curve["training_autocast"] = _trained_autocast(store)
             if info is None:
                 snapshots.append({"minutes": checkpoint / 60, "version": None})
                 continue
@@ -369,12 +367,9 @@ def _trained_search(changes: dict[str, str], env_id: str = "connect4") -> dict[s
     return trained
 
 
-def _training_autocast(changes: dict[str, str], env_id: str = "connect4") -> str:
-    """The precision a game's CPU trainer steps in under these changes."""
-    settings = load_settings(CONFIG, {"common": {"env_id": env_id}}, environ=changes)
-    dtype = amp_dtype(torch.device("cpu"), settings.training.amp,
-                      settings.network.for_game(env_id).kind)
-    return str(dtype or "float32").removeprefix("torch.")
+def _trained_autocast(store: FilesystemModelStore) -> str | None:
+    """The precision the run's trainer measured faster and steps in (its stats.json)."""
+    return _read_json(store.root.parent / "stats.json").get("autocast")
 
 
 def _actor_precision(changes: dict[str, str], env_id: str = "connect4") -> str:

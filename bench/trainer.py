@@ -15,8 +15,9 @@ them, so the before/after of the optimiser change comes from one run.
 
 `precision`: the in-memory step in float32 with PyTorch's default layout (the trainer
 before it chose its CPU settings), float32 channels-last, and bfloat16 autocast
-channels-last (on a CPU that multiplies bf16 in hardware: AMX or AVX512-BF16),
-alternating the same way; for Connect Four's ResNet and tic-tac-toe's MLP.
+channels-last, alternating the same way; for Connect Four's ResNet and tic-tac-toe's MLP.
+The trained steps above run in the precision the trainer's own start-up timing picks
+(`autocast`, with that probe's figures).
 """
 
 from __future__ import annotations
@@ -39,8 +40,9 @@ from tests.trainer.helpers import (  # the synthetic games the trainer tests use
     fixed_batch,
 )
 from trainer.batches import Batch, ReplaySampler
-from trainer.device import amp_dtype, cpu_bf16_instructions, memory_format
+from trainer.device import memory_format
 from trainer.optimise import AdamImplementation, make_optimizer, train_step
+from trainer.precision import choose_autocast
 from trainer.prefetch import Prefetcher
 
 log = logging.getLogger("bench.trainer")
@@ -59,8 +61,13 @@ def run() -> dict:
     device = torch.device("cpu")
     torch.set_num_threads(thread_count(cfg.threads, "[training] threads", "PyTorch intra-op pool"))
     torch.manual_seed(0)
-    dtype, layout = amp_dtype(device, cfg.amp, network.kind), memory_format(device)  # as trained
+    layout = memory_format(device)
     model = build_network(game, network).to(device, memory_format=layout).train()
+    precision = choose_autocast(model, game, device=device, amp=cfg.amp,  # as trained
+                                batch_size=cfg.batch_size, lr=cfg.lr,
+                                weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip)
+    dtype = precision.dtype
+    log.info("autocast: %s", precision.describe())
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     def step(batch) -> None:
@@ -116,7 +123,9 @@ def run() -> dict:
         "network": network.model_dump(),
         "batch_size": cfg.batch_size,
         "device": "cpu",
-        "autocast": str(dtype or "off").removeprefix("torch."),
+        "autocast": precision.name,
+        "autocast_probe_samples_per_s": {k: round(v, 1)
+                                         for k, v in precision.samples_per_s.items()},
         "memory_format": str(layout).removeprefix("torch."),
         "torch_threads": torch.get_num_threads(),
         "replay_positions": positions,
@@ -153,9 +162,8 @@ def _compare_adamw(game, network, batch, cfg) -> dict[str, float]:
 def _compare_precision(game, network, batch, cfg) -> dict[str, float]:
     """Samples/s of the in-memory step per precision and memory layout."""
     kinds = {"fp32": (None, torch.contiguous_format),
-             "fp32_channels_last": (None, torch.channels_last)}
-    if cpu_bf16_instructions() is not None:  # where bf16 is not emulated
-        kinds["bf16_channels_last"] = (torch.bfloat16, torch.channels_last)
+             "fp32_channels_last": (None, torch.channels_last),
+             "bf16_channels_last": (torch.bfloat16, torch.channels_last)}
     setups = {}
     for kind, (dtype, layout) in kinds.items():
         torch.manual_seed(0)

@@ -1,4 +1,5 @@
-"""Device and autocast selection; the CUDA branches run here as pure logic (no GPU needed)."""
+"""Device selection, memory layout and the autocast context; the CUDA branches run here as
+pure logic (no GPU needed)."""
 
 import contextlib
 
@@ -7,9 +8,7 @@ import torch
 
 from trainer.device import (
     DeviceUnavailableError,
-    amp_dtype,
     autocast,
-    cpu_bf16_instructions,
     memory_format,
     select_device,
 )
@@ -29,21 +28,6 @@ def test_an_explicit_device_that_is_missing_is_a_clear_error() -> None:
     with pytest.raises(DeviceUnavailableError, match="mps"):
         select_device("mps", cuda_available=True, mps_available=False)
     assert select_device("cpu", cuda_available=True, mps_available=True).type == "cpu"
-
-
-def test_bf16_autocast_on_cuda_and_amx_cpus_only_when_enabled() -> None:
-    cpu = torch.device("cpu")
-    for kind in ("resnet", "mlp"):
-        assert amp_dtype(torch.device("cuda"), True, kind) is torch.bfloat16
-        assert amp_dtype(torch.device("cuda"), False, kind) is None
-        assert amp_dtype(torch.device("mps"), True, kind, cpu_amx=True) is None
-    assert amp_dtype(cpu, True, "resnet", cpu_amx=True) is torch.bfloat16
-    assert amp_dtype(cpu, True, "resnet", cpu_amx=False) is None
-    assert amp_dtype(cpu, False, "resnet", cpu_amx=True) is None
-    assert amp_dtype(cpu, True, "mlp", cpu_amx=True) is None  # too small to pay on a CPU
-    # Unspecified, the CPU is probed: this machine's answer, whichever it is.
-    expected = torch.bfloat16 if cpu_bf16_instructions() == "amx" else None
-    assert amp_dtype(cpu, True, "resnet") is expected
 
 
 def test_channels_last_on_the_cpu_only() -> None:

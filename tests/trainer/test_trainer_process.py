@@ -118,6 +118,8 @@ def test_sigterm_finishes_the_step_checkpoints_and_exits_0(workdir: Path) -> Non
     # Nothing trained is lost: the last model is the step the trainer stopped at.
     assert latest.step == stats["step"] >= 5
     assert stats["model_version"] == latest.version
+    # On the CPU the trainer timed both precisions at start and says which it chose.
+    assert f"in {stats['autocast']} (measured samples/s: float32 " in output
     with SqliteReplayStore(workdir / "replay.db") as replay:
         assert stats["replay_positions"] == replay.stats(ENV).positions > 0
     assert checkpoint.from_bytes(store.load_checkpoint(latest.version)).step == latest.step

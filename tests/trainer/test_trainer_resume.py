@@ -58,6 +58,6 @@ def test_stats_are_replaced_whole_and_leave_no_temporary_files(tmp_path: Path) -
             env_id="tictactoe", step=step, total_steps=10, total_loss=1.5, policy_loss=1.0,
             value_loss=0.5, learning_rate=1e-3, samples_per_s=100.0, model_version=None,
             replay_positions=50, ratio_wait_share=0.0, ratio_wait_s=0.0,
-            timestamp=0.0))
+            autocast="float32", timestamp=0.0))
     assert json.loads(path.read_text())["step"] == 2
     assert [p.name for p in path.parent.iterdir()] == ["stats.json"]

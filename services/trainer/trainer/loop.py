@@ -43,8 +43,9 @@ from cartridge.threads import thread_count
 from trainer import checkpoint
 from trainer.batches import ReplaySampler
 from trainer.calibration import RecentObservations
-from trainer.device import amp_dtype, detect_device, memory_format
+from trainer.device import detect_device, memory_format
 from trainer.optimise import make_optimizer, train_step
+from trainer.precision import choose_autocast
 from trainer.prefetch import Prefetcher
 from trainer.ratio import RatioLimiter
 from trainer.schedule import learning_rate
@@ -103,7 +104,6 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
 
     # ---- 1. setup -------------------------------------------------------------
     device = detect_device(cfg.device)
-    dtype = amp_dtype(device, cfg.amp, inputs.network.kind)
     # PyTorch sizes its pool to the host's cores, blind to affinity masks and CPU quotas.
     torch.set_num_threads(thread_count(cfg.threads, "[training] threads", "PyTorch intra-op pool"))
     seed = cfg.seed or int(np.random.SeedSequence().entropy % 2**63)
@@ -114,8 +114,12 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels
-    log.info("training %s on %s (autocast %s, %s), seed %d, network %s, publishing %s",
-             game.id, device, dtype or "off", str(layout).removeprefix("torch."), seed,
+    precision = choose_autocast(model, game, device=device, amp=cfg.amp,
+                                batch_size=cfg.batch_size, lr=cfg.lr,
+                                weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip)
+    dtype = precision.dtype
+    log.info("training %s on %s in %s, %s, seed %d, network %s, publishing %s",
+             game.id, device, precision.describe(), str(layout).removeprefix("torch."), seed,
              network_dict, "fp32 and int8 models" if inputs.publish_int8 else "fp32 models")
 
     # ---- 2. resume ------------------------------------------------------------
@@ -150,7 +154,8 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
     # Uploads run in the publisher's thread, retried through store outages, in order.
     # The run's configured facts, plus the seed and device this trainer actually chose.
     run_facts = None if inputs.run_facts is None else {
-        **inputs.run_facts, "trainer": {"seed": seed, "device": str(device)}}
+        **inputs.run_facts, "trainer": {"seed": seed, "device": str(device),
+                                      "autocast": precision.name}}
     publisher = ModelPublisher(metrics.timed_publishing(inputs.models), run=run_facts,
                                retention=inputs.retention,
                                protected=inputs.protected_versions)
@@ -203,13 +208,15 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
             if step % cfg.checkpoint_interval == 0:
                 save_and_publish()
             if step % cfg.checkpoint_interval == 0 or meter.due():
-                _report(inputs, meter, step, lr, version(), replay, metrics, limiter.waited_s())
+                _report(inputs, meter, step, lr, version(), replay, metrics, limiter.waited_s(),
+                        precision.name)
 
         # ---- 6. finish --------------------------------------------------------
         if step > last_saved:
             save_and_publish()
         publisher.flush()
-        _report(inputs, meter, step, lr, version(), replay, metrics, limiter.waited_s())
+        _report(inputs, meter, step, lr, version(), replay, metrics, limiter.waited_s(),
+                precision.name)
     finally:
         prefetcher.close()
         replay.close()
@@ -296,7 +303,7 @@ class _Meter:
 
 def _report(inputs: TrainerInputs, meter: _Meter, step: int, lr: float,
             version: int | None, replay: ReplayStore, metrics: TrainerMetrics,
-            ratio_waited_s: float) -> None:
+            ratio_waited_s: float, autocast: str) -> None:
     taken = meter.take(ratio_waited_s)
     if taken is None:
         return
@@ -313,7 +320,7 @@ def _report(inputs: TrainerInputs, meter: _Meter, step: int, lr: float,
         total_loss=policy_loss + value_loss, policy_loss=policy_loss, value_loss=value_loss,
         learning_rate=lr, samples_per_s=rate, model_version=version,
         replay_positions=replay_stats.positions, ratio_wait_share=waiting,
-        ratio_wait_s=ratio_waited_s, timestamp=time.time(),
+        ratio_wait_s=ratio_waited_s, autocast=autocast, timestamp=time.time(),
     ))
     if inputs.history is not None:
         row = TrainingRow(

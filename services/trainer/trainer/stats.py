@@ -23,6 +23,7 @@ class TrainingStats:
     replay_positions: int  # positions stored in the replay buffer at this report
     ratio_wait_share: float  # share of the time since the last report spent waiting for data
     ratio_wait_s: float  # seconds this process has spent waiting for data, in all
+    autocast: str  # the precision training steps in: "float32" or "bfloat16" (trainer.precision)
     timestamp: float  # unix seconds
 
 
