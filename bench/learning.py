@@ -14,8 +14,9 @@ for Connect Four), whatever search the configuration trains with.
   `cartridge run` to the publication of the first model with 0 lost lines; it
   stops at the perfect network, or after TICTACTOE_LIMIT_S.
 - connect4: at 10, 20 and 30 minutes (BENCH_CONNECT4_MINUTES) the newest model is
-  copied to build/bench-learning-connect4/<config>/; after the run each copy is
-  judged with the machine to itself: wrong-outcome rates on Pons' sets
+  copied to build/bench-learning-connect4/<config>/, with every process's CPU seconds
+  by role and the trainer's share of time at the ratio gate so far; after the run each
+  copy is judged with the machine to itself: wrong-outcome rates on Pons' sets
   (../shared/connect4/moves.jsonl) and on the project's own labelled set
   (build/connect4_positions.jsonl, when made by scripts/connect4_positions.py), for
   the network alone and with search. Then every snapshot of every curve kept in
@@ -44,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from bench import machine
+from bench.cpu_shares import cpu_seconds_by_role
 from cartridge.arena.agents import PolicyPlayer, search_player
 from cartridge.arena.anchors import anchor_names, make_anchor
 from cartridge.arena.connect4_benchmark import connect4_benchmark, load_labelled_positions
@@ -119,6 +121,10 @@ CONFIGS: dict[str, dict[str, str]] = {
     # Value targets the mean of the game's result and the search's root value
     # ([selfplay] search_value_weight = 0.5) instead of the result alone.
     "valuemix": {"CARTRIDGE_SELFPLAY_SEARCH_VALUE_WEIGHT": "0.5"},
+    # The train/data ratio at 2 samples per position instead of 8: the bf16 trainer
+    # (about 4 per position at 45 minutes here, never waiting at 8) waits for self-play,
+    # and the actors get its CPU time.
+    "ratio2": {"CARTRIDGE_TRAINING_MAX_SAMPLES_PER_POSITION": "2"},
 }
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
 POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
@@ -253,7 +259,9 @@ def connect4_curve(name: str, changes: dict[str, str],
                 _alive(process)
             info = store.latest()
             progress = _read_json(store.root.parent / "status.json")
-            curve["training_autocast"] = _trained_autocast(store)
+            trainer_stats = _read_json(store.root.parent / "stats.json")
+            curve["training_autocast"] = trainer_stats.get("autocast")
+            cpu_s = cpu_seconds_by_role(process.pid)
             if info is None:
                 snapshots.append({"minutes": checkpoint / 60, "version": None})
                 continue
@@ -263,9 +271,12 @@ def connect4_curve(name: str, changes: dict[str, str],
                 "minutes": round(checkpoint / 60, 2), "version": info.version,
                 "step": info.step, "published_s": round(info.created_at - started, 1),
                 "games": progress.get("games"), "positions": progress.get("positions"),
+                # Where the CPU went: the trainer's share of wall time at the ratio
+                # gate, and each process's CPU seconds so far.
+                "ratio_wait_share": trainer_stats.get("ratio_wait_share"), "cpu_s": cpu_s,
                 "model": str(path.relative_to(REPO))})
-            log.info("%s: %g min: v%d (step %d), %s games", name, checkpoint / 60,
-                     info.version, info.step, progress.get("games"))
+            log.info("%s: %g min: v%d (step %d), %s games, CPU seconds %s", name,
+                     checkpoint / 60, info.version, info.step, progress.get("games"), cpu_s)
     curve["snapshots"] = snapshots
     (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
     return curve
