@@ -125,6 +125,12 @@ CONFIGS: dict[str, dict[str, str]] = {
     # (about 4 per position at 45 minutes here, never waiting at 8) waits for self-play,
     # and the actors get its CPU time.
     "ratio2": {"CARTRIDGE_TRAINING_MAX_SAMPLES_PER_POSITION": "2"},
+    # The two above with no arena beside the run ([run] arena = false): the CPU the
+    # arena took (9% of a core with the defaults, 40% while ratio2's trainer waited)
+    # goes to the backfill actor, so self-play gets the waiting trainer's core.
+    "noarena": {"CARTRIDGE_RUN_ARENA": "false"},
+    "ratio2noarena": {"CARTRIDGE_TRAINING_MAX_SAMPLES_PER_POSITION": "2",
+                      "CARTRIDGE_RUN_ARENA": "false"},
 }
 SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
 POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
