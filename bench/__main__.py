@@ -21,6 +21,7 @@ SECTIONS = {
     "trainer": "bench.trainer",
     "learning": "bench.learning",
     "learning_connect4": "bench.learning:run_connect4",
+    "learning_othello": "bench.learning:run_othello",
     "reload": "bench.reload",
     "run_throughput": "bench.run_throughput",
     "web_load": "bench.web_load",
@@ -28,7 +29,7 @@ SECTIONS = {
     "int8": "bench.int8",
 }
 # Too long for a routine `make bench`: run only when named.
-OPT_IN = {"learning_connect4", "int8"}
+OPT_IN = {"learning_connect4", "learning_othello", "int8"}
 RESULTS = Path(__file__).parent / "results.json"
 
 

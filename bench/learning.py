@@ -22,6 +22,9 @@ for Connect Four), whatever search the configuration trains with.
   the network alone and with search. Then every snapshot of every curve kept in
   results.json is rated in one pool with the anchors (`rate_pool`), so the curves
   share one Elo scale.
+- othello (`learning_othello`): the same curves at BENCH_OTHELLO_MINUTES; no labelled
+  positions exist for Othello, so the rating pool (anchors, predecessors and the other
+  curves' snapshots of the same minute) is the whole judgement.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,29 +73,32 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "config.toml"
 CHECK_INTERVAL = 10.0
 TICTACTOE_LIMIT_S = 600.0
-# Minutes of `cartridge run` at which the newest model is kept and judged.
-CONNECT4_MINUTES = "10,20,30"
+# Minutes of `cartridge run` at which the newest model is kept and judged, by game
+# (BENCH_CONNECT4_MINUTES, BENCH_OTHELLO_MINUTES).
+CURVE_MINUTES = {"connect4": "10,20,30", "othello": "10,20,30"}
+# Games whose [selfplay.<game>] tables the search configurations below set.
+SEARCH_GAMES = ("TICTACTOE", "CONNECT4", "OTHELLO")
 # Configurations the learning sections compare (BENCH_LEARNING_CONFIGS picks them,
 # comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml. The README's
 # puct200, gumbel32, pcr and fp32 curves ran before Connect Four's actors played int8.
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
     # AlphaZero's search as tic-tac-toe and Connect Four trained before their
-    # [selfplay.<game>] tables chose Gumbel: PUCT at 200 simulations.
+    # [selfplay.<game>] tables chose Gumbel: PUCT at 200 simulations (Othello's [mcts]).
     "puct200": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
-                for game in ("TICTACTOE", "CONNECT4")
+                for game in SEARCH_GAMES
                 for key, value in (("ALGORITHM", "puct"), ("NUM_SIMULATIONS", "200"))},
     # Gumbel search at a sixth of the simulations (tic-tac-toe's and Connect Four's default):
     # more games per CPU-second, and an improved-policy target; m = 4 considered moves
     # matched PUCT best at 8-16 simulations in evaluation matches (scripts/gumbel_vs_puct.py).
     "gumbel32": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
-                 for game in ("TICTACTOE", "CONNECT4")
+                 for game in SEARCH_GAMES
                  for key, value in (("ALGORITHM", "gumbel"), ("NUM_SIMULATIONS", "32"),
                                     ("GUMBEL_CONSIDERED", "4"))},
     # Playout cap randomization (KataGo's fractions) over PUCT 200: a quarter of the moves
     # get the full search and become policy targets, the rest 50 simulations.
     "pcr": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
-            for game in ("TICTACTOE", "CONNECT4")
+            for game in SEARCH_GAMES
             for key, value in (("ALGORITHM", "puct"), ("NUM_SIMULATIONS", "200"))}
     | {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
        "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "50"},
@@ -132,8 +138,7 @@ CONFIGS: dict[str, dict[str, str]] = {
     "ratio2noarena": {"CARTRIDGE_TRAINING_MAX_SAMPLES_PER_POSITION": "2",
                       "CARTRIDGE_RUN_ARENA": "false"},
 }
-SNAPSHOTS = REPO / "build" / "bench-learning-connect4"
-POOL_OPENINGS = 12  # of the 49 two-ply openings, per rating-pool match (24 games)
+POOL_OPENINGS = 12  # per rating-pool match, from both seats (24 games)
 PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"
 # The project's own labelled set (scripts/connect4_positions.py; not committed: BitBully).
 OWN_POSITIONS = REPO / "build" / "connect4_positions.jsonl"
@@ -146,22 +151,38 @@ def run() -> dict[str, Any]:
 
 
 def run_connect4() -> dict[str, Any]:
-    """Curves of the configurations named, then one rating pool over every curve kept
-    (this invocation's and earlier ones'). BENCH_CONNECT4_JUDGE_ONLY=1 judges the
+    """Connect Four's curves, each snapshot judged on labelled positions."""
+    return _learning_curves("connect4", judge=_judge)
+
+
+def run_othello() -> dict[str, Any]:
+    """Othello's curves: the rating pool is their only judge."""
+    return _learning_curves("othello", judge=None)
+
+
+def _learning_curves(env_id: str, judge: Callable[[Path], dict[str, Any]] | None,
+                     ) -> dict[str, Any]:
+    """Curves of the configurations named, then one rating pool over every curve of the
+    game kept (this invocation's and earlier ones'). BENCH_<GAME>_JUDGE_ONLY=1 judges the
     snapshots an earlier run left in build/ again, without training."""
-    minutes = os.environ.get("BENCH_CONNECT4_MINUTES", CONNECT4_MINUTES)
-    checkpoints = tuple(60 * float(m) for m in minutes.split(","))
+    prefix = f"BENCH_{env_id.upper()}"
+    minutes = os.environ.get(f"{prefix}_MINUTES", CURVE_MINUTES[env_id])
+    try:
+        checkpoints = tuple(60 * float(m) for m in minutes.split(","))
+    except ValueError:
+        raise ValueError(f"{prefix}_MINUTES={minutes!r}: expected minutes separated by "
+                         "commas, e.g. 10,20,30") from None
     _search_config()
-    earlier = _read_json(REPO / "bench" / "results.json").get("learning_connect4", {})
+    earlier = _read_json(REPO / "bench" / "results.json").get(f"learning_{env_id}", {})
     curves = {}
-    for name, curve in earlier.get("connect4", {}).items():
+    for name, curve in earlier.get(env_id, {}).items():
         if not (isinstance(curve, dict) and "snapshots" in curve):
             continue
         # Curves from before actor_precision was recorded played [inference] precision.
         played = curve.get("changes", {}).get("CARTRIDGE_INFERENCE_PRECISION", "fp32")
         trained = (curve.get("search"), curve.get("actor_precision", played))
-        now = (_trained_search(CONFIGS[name]),
-               _actor_precision(CONFIGS[name])) if name in CONFIGS else trained
+        now = (_trained_search(CONFIGS[name], env_id),
+               _actor_precision(CONFIGS[name], env_id)) if name in CONFIGS else trained
         if trained != now:
             # "defaults" trained PUCT 200 before [selfplay.connect4], with fp32 actors
             # before int8: not today's defaults. (The trainer's precision is the machine's
@@ -171,17 +192,18 @@ def run_connect4() -> dict[str, Any]:
             continue
         curves[name] = curve
     for name in _config_names():
-        if os.environ.get("BENCH_CONNECT4_JUDGE_ONLY"):
-            curve = _read_json(SNAPSHOTS / name / "curve.json")
+        if os.environ.get(f"{prefix}_JUDGE_ONLY"):
+            saved = _snapshots(env_id) / name / "curve.json"
+            curve = _read_json(saved)
             if not curve:
-                raise ValueError(f"{SNAPSHOTS / name / 'curve.json'}: no saved curve to judge")
+                raise ValueError(f"{saved}: no saved curve to judge")
         else:
-            curve = connect4_curve(name, CONFIGS[name], checkpoints)
+            curve = learning_curve(env_id, name, CONFIGS[name], checkpoints)
         for snapshot in curve["snapshots"]:
-            if snapshot.get("model"):
-                snapshot.update(_judge(REPO / snapshot["model"]))
+            if judge is not None and snapshot.get("model"):
+                snapshot.update(judge(REPO / snapshot["model"]))
         curves[name] = curve
-    return {"connect4": curves, "rating_pool": rate_pool(curves)}
+    return {env_id: curves, "rating_pool": rate_pool(curves, env_id)}
 
 
 def _config_names() -> list[str]:
@@ -244,21 +266,20 @@ def tictactoe(changes: dict[str, str], limit_s: float = TICTACTOE_LIMIT_S) -> di
     return result
 
 
-def connect4_curve(name: str, changes: dict[str, str],
+def learning_curve(env_id: str, name: str, changes: dict[str, str],
                    checkpoints_s: tuple[float, ...]) -> dict[str, Any]:
-    """`cartridge run` with one configuration, keeping the newest model at each
-    checkpoint; the curve is saved (curve.json beside the models) before judging."""
-    game = get_game("connect4")
-    out = SNAPSHOTS / name
+    """`cartridge run` of one game with one configuration, keeping the newest model at
+    each checkpoint; the curve is saved (curve.json beside the models) before judging."""
+    out = _snapshots(env_id) / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     # What the run trains with, read now: config.toml may change during a 2-hour run, and
     # this process's settings classes would not know a key added meanwhile.
     curve: dict[str, Any] = {
-        "changes": changes, "search": _trained_search(changes),
-        "actor_precision": _actor_precision(changes), "machine": machine.describe()}
+        "changes": changes, "search": _trained_search(changes, env_id),
+        "actor_precision": _actor_precision(changes, env_id), "machine": machine.describe()}
     snapshots: list[dict[str, Any]] = []
-    with _training_run(game.id, changes) as (store, process, started):
+    with _training_run(env_id, changes) as (store, process, started):
         for checkpoint in checkpoints_s:
             while time.time() - started < checkpoint:
                 time.sleep(2.0)
@@ -288,12 +309,16 @@ def connect4_curve(name: str, changes: dict[str, str],
     return curve
 
 
-def rate_pool(curves: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _snapshots(env_id: str) -> Path:
+    return REPO / "build" / f"bench-learning-{env_id}"
+
+
+def rate_pool(curves: dict[str, dict[str, Any]], env_id: str) -> dict[str, Any]:
     """One Elo scale for every snapshot of every curve and the anchors (random = 0):
     each snapshot plays every anchor, its predecessor in its curve and the snapshot at
     the same minute of the other curves; POOL_OPENINGS openings from both seats, the
     arena's search. Ratings fitted by Bradley-Terry over all games (arena/ratings.py)."""
-    game = get_game("connect4")
+    game = get_game(env_id)
     rng = np.random.default_rng(0)
     settings = load_settings(CONFIG, environ={})
     anchors = anchor_names(game.id, connect4_solver=solver_installed())
