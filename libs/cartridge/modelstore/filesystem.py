@@ -86,9 +86,12 @@ class FilesystemModelStore(ModelStore):
             for name in layout.POINTERS:
                 if self.pointer(name) == version:
                     raise ModelStoreError(f"{version_dir}: not deleted, `{name}` points at it")
-            for name in (layout.ONNX_NAME, layout.INT8_NAME, layout.CHECKPOINT_NAME,
-                         layout.META_NAME):
+            # meta.json first: a delete cut short (a killed trainer pruning) must not
+            # leave a listed version whose model is gone (seen in CI).
+            for name in (layout.META_NAME, layout.ONNX_NAME, layout.INT8_NAME,
+                         layout.CHECKPOINT_NAME):
                 (version_dir / name).unlink(missing_ok=True)
+            _fsync_dir(version_dir)
             with contextlib.suppress(FileNotFoundError):
                 version_dir.rmdir()
             _fsync_dir(self.game_dir)

@@ -172,10 +172,11 @@ class S3ModelStore(ModelStore):
             if self.pointer(name) == version:
                 where = self._where(self._blob_key(version, layout.META_NAME))
                 raise ModelStoreError(f"{where}: not deleted, `{name}` points at it")
-        # The claim goes last: it keeps the version number from being claimed again.
-        # Removing an object that does not exist (no int8 model) succeeds in S3.
-        for name in (layout.ONNX_NAME, layout.INT8_NAME, layout.CHECKPOINT_NAME,
-                     layout.META_NAME, _CLAIM_NAME):
+        # meta.json first: a delete cut short must not leave a listed version whose model
+        # is gone. The claim goes last: it keeps the version number from being claimed
+        # again. Removing an object that does not exist (no int8 model) succeeds in S3.
+        for name in (layout.META_NAME, layout.ONNX_NAME, layout.INT8_NAME,
+                     layout.CHECKPOINT_NAME, _CLAIM_NAME):
             key = self._blob_key(version, name)
             with self._errors(key):
                 self.client.remove_object(self.bucket, key)
