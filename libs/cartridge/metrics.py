@@ -306,6 +306,9 @@ class _TimedPublishStore(ModelStore):
     def delete(self, version: int) -> None:
         self.inner.delete(version)
 
+    def unfinished_deletes(self) -> list[int]:
+        return self.inner.unfinished_deletes()
+
     def __repr__(self) -> str:
         return repr(self.inner)
 

@@ -12,7 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from cartridge.modelstore import CorruptModelError, MissingArtifactError, ModelStore
+from cartridge.modelstore import (
+    CorruptModelError,
+    MissingArtifactError,
+    ModelStore,
+    ModelStoreError,
+)
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from cartridge.modelstore.layout import sha256_hex
 from cartridge.modelstore.s3 import S3ModelStore
@@ -347,6 +352,20 @@ def test_delete_removes_the_int8_model_too(store: ModelStore) -> None:
     assert store.versions() == [2]
     assert stored_names(store, 1) == set()
     assert store.load_int8(2) == b"int8-b"
+
+
+def test_a_version_is_unlisted_once_its_delete_starts(store: ModelStore) -> None:
+    publish(store, "a")
+    publish(store, "b")
+    assert store.unfinished_deletes() == []
+    overwrite(store, 1, ".deleting", b"")  # what delete() does first
+    assert store.versions() == [2]
+    assert store.unfinished_deletes() == [1]
+    with pytest.raises(ModelStoreError, match=r"v000001.*not promoted, its delete has started"):
+        store.promote(1)
+    store.delete(1)
+    assert stored_names(store, 1) == set()
+    assert (store.versions(), store.unfinished_deletes()) == ([2], [])
 
 
 def stored_names(store: ModelStore, version: int) -> set[str]:

@@ -3,7 +3,6 @@ and S3; the S3 runs use moto's S3 server standing in for MinIO, see conftest.py)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -77,21 +76,37 @@ def test_keep_last_zero_keeps_every_version(store: ModelStore) -> None:
     assert store.versions() == [1, 2, 3, 4, 5]
 
 
-def test_an_interrupted_delete_leaves_the_version_listed_for_the_next_pass(
-    store_factory: Callable[..., ModelStore],
+@pytest.mark.parametrize("cut_after", ["the marker", "the metadata and the model"])
+def test_a_delete_cut_short_is_unlisted_and_finished_by_the_next_pass(
+    store: ModelStore, cut_after: str,
 ) -> None:
-    # Blobs go first: a delete cut short after them still has metadata, so the version
-    # is listed (never an orphaned blob) and the next retention pass finishes it.
-    store = store_factory()
-    publish_many(store, 3)
-    from tests.modelstore.test_contract import remove
+    # The states a trainer killed mid-delete leaves behind, made by hand: the delete's
+    # first step (the marker) unlists the version, so no reader lists a version whose
+    # blobs are going, and the next retention pass finishes it (no orphaned blob).
+    from tests.modelstore.test_contract import overwrite, remove
 
-    remove(store, 1, "model.onnx")
-    remove(store, 1, "checkpoint.pt")
-    assert 1 in store.versions()
-    assert apply_retention(store, RetentionPolicy(keep_last=1, keep_every=0)) == [1, 2]
-    assert store.versions() == [3]
+    publish_many(store, 3)
+    overwrite(store, 1, ".deleting", b"")
+    if cut_after != "the marker":
+        remove(store, 1, "meta.json")
+        remove(store, 1, "model.onnx")
+    assert store.versions() == [2, 3]
+    assert store.unfinished_deletes() == [1]
+    assert apply_retention(store, RetentionPolicy(keep_last=2, keep_every=0)) == []
+    assert store.unfinished_deletes() == []
     assert not any(name.startswith("v000001/") for name in stored_names(store))
+    assert store.versions() == [2, 3]
+    assert store.publish(b"o", b"c", step=4, network=NETWORK).version == 4  # no reuse
+
+
+def test_keep_last_zero_still_finishes_a_delete_cut_short(store: ModelStore) -> None:
+    from tests.modelstore.test_contract import overwrite
+
+    publish_many(store, 2)
+    overwrite(store, 1, ".deleting", b"")
+    assert apply_retention(store, RetentionPolicy(keep_last=0, keep_every=0)) == []
+    assert store.unfinished_deletes() == []
+    assert store.versions() == [2]
 
 
 def test_the_publisher_applies_retention_after_each_publish(store: ModelStore) -> None:

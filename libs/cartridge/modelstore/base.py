@@ -139,9 +139,14 @@ class ModelStore(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, version: int) -> None:
-        """Remove a version: its blobs (the int8 model included) first, then its metadata
-        (so an interrupted delete leaves it listed, to be finished later).
+        """Remove a version and everything stored for it. It is marked first, which
+        unlists it at once: readers never list a version whose blobs are going, and a
+        delete cut short is named by unfinished_deletes() for a later pass to finish.
         ModelStoreError, naming it, for a version `latest` or `best` points at."""
+
+    @abc.abstractmethod
+    def unfinished_deletes(self) -> list[int]:
+        """Versions whose delete started and did not finish, oldest first."""
 
     def latest(self) -> ModelInfo | None:
         version = self.pointer("latest")

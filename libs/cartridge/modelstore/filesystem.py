@@ -10,7 +10,8 @@ claims its version by creating the version folder (mkdir is atomic and fails if
 the folder exists), so racing publishers get distinct versions; pointer updates
 are serialised with a lock file so `latest` never moves backwards. delete() holds
 the same lock, and promote() checks its version under it, so `best` never ends up
-naming a deleted version.
+naming a deleted version. delete() first puts a `.deleting` marker in the version's
+folder, which unlists it; a delete cut short leaves the marker for the next one.
 """
 
 from __future__ import annotations
@@ -78,6 +79,9 @@ class FilesystemModelStore(ModelStore):
     def promote(self, version: int) -> None:
         with self._pointer_lock():
             info = self.info(version)
+            if (self._version_dir(version) / layout.DELETING_NAME).exists():
+                raise ModelStoreError(f"{self._version_dir(version)}: not promoted, its "
+                                      "delete has started")
             _atomic_write(self.game_dir / "best", layout.encode_pointer(info))
 
     def delete(self, version: int) -> None:
@@ -86,15 +90,23 @@ class FilesystemModelStore(ModelStore):
             for name in layout.POINTERS:
                 if self.pointer(name) == version:
                     raise ModelStoreError(f"{version_dir}: not deleted, `{name}` points at it")
-            # meta.json first: a delete cut short (a killed trainer pruning) must not
-            # leave a listed version whose model is gone (seen in CI).
-            for name in (layout.META_NAME, layout.ONNX_NAME, layout.INT8_NAME,
-                         layout.CHECKPOINT_NAME):
-                (version_dir / name).unlink(missing_ok=True)
+            if not version_dir.exists():
+                return
+            marker = version_dir / layout.DELETING_NAME
+            if not marker.exists():
+                _atomic_write(marker, b"")
+            # The marker goes last: until then the folder is unlisted and named by
+            # unfinished_deletes(). Whatever else is there goes too (a killed
+            # publisher's temporary files).
+            for path in [p for p in version_dir.iterdir() if p != marker] + [marker]:
+                path.unlink()
             _fsync_dir(version_dir)
-            with contextlib.suppress(FileNotFoundError):
-                version_dir.rmdir()
+            version_dir.rmdir()
             _fsync_dir(self.game_dir)
+
+    def unfinished_deletes(self) -> list[int]:
+        return sorted(version for version in self._claimed_versions()
+                      if (self._version_dir(version) / layout.DELETING_NAME).exists())
 
     def _claim_version(self) -> tuple[int, Path]:
         version = max(self._claimed_versions(), default=0) + 1
@@ -165,10 +177,12 @@ class FilesystemModelStore(ModelStore):
         return self._read_verified(version, layout.CHECKPOINT_NAME, info.checkpoint_sha256)
 
     def versions(self) -> list[int]:
-        # A version counts once its metadata exists: claimed-but-unfinished folders do not.
+        # A version counts once its metadata exists (claimed-but-unfinished folders do
+        # not) and until its delete starts.
         return sorted(
             version for version in self._claimed_versions()
             if (self._version_dir(version) / layout.META_NAME).exists()
+            and not (self._version_dir(version) / layout.DELETING_NAME).exists()
         )
 
     def _read_verified(self, version: int, name: str, sha256: str) -> bytes:

@@ -14,6 +14,9 @@ ONNX_NAME = "model.onnx"
 INT8_NAME = "model.int8.onnx"
 CHECKPOINT_NAME = "checkpoint.pt"
 META_NAME = "meta.json"
+# Put into a version's folder when its delete starts: the version is unlisted from then
+# on, and a delete cut short (a killed trainer pruning) is found and finished later.
+DELETING_NAME = ".deleting"
 POINTERS = ("latest", "best")
 
 # Six digits keep versions sorted as text up to v999999.

@@ -5,8 +5,9 @@ history for ratings and plots), the targets of `latest` and `best`, and any vers
 a caller declares protected (the trainer: every version the arena ever promoted).
 Rated versions are not all kept: the arena rates every version, so keeping them would
 bound nothing, and a rating lives on in the journal without its model. Everything else
-is deleted, blobs first, then metadata: a deletion cut short leaves metadata, so the
-version is still listed and the next pass finishes it (no blob is ever orphaned).
+is deleted. A delete unlists its version first (ModelStore.delete), so readers never
+list a half-deleted version, and each pass first finishes the deletes an earlier one
+left cut short (a trainer killed while pruning): no blob is ever orphaned.
 
 With the defaults ([storage] model_keep_last = 20, model_keep_every = 50) and
 [training] steps = 100000 at checkpoint_interval = 100 (1,000 versions), a game keeps
@@ -48,6 +49,12 @@ def apply_retention(
 ) -> list[int]:
     """Delete the versions `policy` does not keep; returns them. `latest`, `best` and
     `protected` versions are never deleted (the store itself refuses a pointer's target)."""
+    unfinished = store.unfinished_deletes()  # unlisted already: finished whatever the policy
+    for version in unfinished:
+        store.delete(version)
+    if unfinished:
+        log.info("retention: finished %d deletes cut short (v%s) in %r", len(unfinished),
+                 ", v".join(map(str, unfinished)), store)
     if policy.keep_last == 0:
         return []
     versions = store.versions()

@@ -9,7 +9,8 @@ version's `.claim` object, so racing publishers get distinct versions; it then
 uploads the blobs, the metadata, and moves `latest` last with a PUT conditional
 on the pointer's ETag, so `latest` never moves backwards. Conditional writes are
 plain S3 (AWS, MinIO); a server that ignores them degrades to last-writer-wins.
-delete() reads the pointers before removing anything; S3 has no lock, so a promote()
+delete() reads the pointers, then puts a `.deleting` marker that unlists the version
+before its objects go (a delete cut short is finished later); S3 has no lock, so a promote()
 racing it could still name the version being deleted: callers that promote (the arena)
 declare the versions they may promote as protected from retention.
 
@@ -165,6 +166,9 @@ class S3ModelStore(ModelStore):
 
     def promote(self, version: int) -> None:
         info = self.info(version)
+        marker = self._blob_key(version, layout.DELETING_NAME)
+        if self._get(marker)[0] is not None:
+            raise ModelStoreError(f"{self._where(marker)}: not promoted, its delete has started")
         self._put(self._pointer_key("best"), layout.encode_pointer(info))
 
     def delete(self, version: int) -> None:
@@ -172,14 +176,18 @@ class S3ModelStore(ModelStore):
             if self.pointer(name) == version:
                 where = self._where(self._blob_key(version, layout.META_NAME))
                 raise ModelStoreError(f"{where}: not deleted, `{name}` points at it")
-        # meta.json first: a delete cut short must not leave a listed version whose model
-        # is gone. The claim goes last: it keeps the version number from being claimed
-        # again. Removing an object that does not exist (no int8 model) succeeds in S3.
+        # The marker unlists the version; it goes last, so a delete cut short is named
+        # by unfinished_deletes(). Removing an object that does not exist (no int8
+        # model, a delete finished twice) succeeds in S3.
+        self._put(self._blob_key(version, layout.DELETING_NAME), b"")
         for name in (layout.META_NAME, layout.ONNX_NAME, layout.INT8_NAME,
-                     layout.CHECKPOINT_NAME, _CLAIM_NAME):
+                     layout.CHECKPOINT_NAME, _CLAIM_NAME, layout.DELETING_NAME):
             key = self._blob_key(version, name)
             with self._errors(key):
                 self.client.remove_object(self.bucket, key)
+
+    def unfinished_deletes(self) -> list[int]:
+        return sorted(self._listed(layout.DELETING_NAME)[layout.DELETING_NAME])
 
     def _claim_version(self) -> int:
         version = self._highest_claimed() + 1
@@ -252,16 +260,22 @@ class S3ModelStore(ModelStore):
         return self._read_verified(version, layout.CHECKPOINT_NAME, info.checkpoint_sha256)
 
     def versions(self) -> list[int]:
-        # A version counts once its metadata exists: claimed-but-unfinished ones do not.
-        found: list[int] = []
+        # A version counts once its metadata exists (claimed-but-unfinished ones do not)
+        # and until its delete starts.
+        listed = self._listed(layout.META_NAME, layout.DELETING_NAME)
+        return sorted(listed[layout.META_NAME] - listed[layout.DELETING_NAME])
+
+    def _listed(self, *names: str) -> dict[str, set[int]]:
+        """For each of `names`, the versions that hold an object of that name."""
+        found: dict[str, set[int]] = {name: set() for name in names}
         with self._errors(self.base + "/"):
             listing = self.client.list_objects(self.bucket, prefix=self.base + "/", recursive=True)
             for item in listing:
                 folder, _, name = item.object_name[len(self.base) + 1:].partition("/")
                 version = layout.parse_version_name(folder)
-                if version is not None and name == layout.META_NAME:
-                    found.append(version)
-        return sorted(found)
+                if version is not None and name in found:
+                    found[name].add(version)
+        return found
 
     def _highest_claimed(self) -> int:
         highest = 0
