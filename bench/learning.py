@@ -83,12 +83,12 @@ SEARCH_GAMES = ("TICTACTOE", "CONNECT4", "OTHELLO")
 # puct200, gumbel32, pcr and fp32 curves ran before Connect Four's actors played int8.
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
-    # AlphaZero's search as tic-tac-toe and Connect Four trained before their
-    # [selfplay.<game>] tables chose Gumbel: PUCT at 200 simulations (Othello's [mcts]).
+    # AlphaZero's search as every game trained before its [selfplay.<game>] table chose
+    # Gumbel: PUCT at 200 simulations ([mcts]'s).
     "puct200": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
                 for game in SEARCH_GAMES
                 for key, value in (("ALGORITHM", "puct"), ("NUM_SIMULATIONS", "200"))},
-    # Gumbel search at a sixth of the simulations (tic-tac-toe's and Connect Four's default):
+    # Gumbel search at a sixth of the simulations (every game's default now):
     # more games per CPU-second, and an improved-policy target; m = 4 considered moves
     # matched PUCT best at 8-16 simulations in evaluation matches (scripts/gumbel_vs_puct.py).
     "gumbel32": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
@@ -137,6 +137,10 @@ CONFIGS: dict[str, dict[str, str]] = {
     "noarena": {"CARTRIDGE_RUN_ARENA": "false"},
     "ratio2noarena": {"CARTRIDGE_TRAINING_MAX_SAMPLES_PER_POSITION": "2",
                       "CARTRIDGE_RUN_ARENA": "false"},
+    # Half the batch: on one thread about the same samples/s (Zen 4, bf16: 1,655 against
+    # 1,751) in twice the optimiser steps, so a pair with `defaults` tells whether the
+    # updates or the samples bound strength.
+    "batch128": {"CARTRIDGE_TRAINING_BATCH_SIZE": "128"},
 }
 POOL_OPENINGS = 12  # per rating-pool match, from both seats (24 games)
 PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"

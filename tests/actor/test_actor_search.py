@@ -47,13 +47,18 @@ def test_a_puct_override_trains_with_visit_counts(settings_for, caplog) -> None:
     assert np.allclose(targets * SIMULATIONS, np.round(targets * SIMULATIONS), atol=1e-5)
 
 
-def test_without_a_table_of_its_own_a_game_trains_with_mcts(settings_for) -> None:
-    settings = settings_for()
+def test_without_search_keys_of_its_own_a_game_trains_with_mcts(tmp_path) -> None:
+    # Othello's table, the last game's, with its search keys taken out.
+    keys = 'algorithm = "gumbel"\nnum_simulations = 32\ngumbel_considered = 4\n\n[inference]'
+    text = (REPO / "config.toml").read_text()
+    assert keys in text
+    (tmp_path / "config.toml").write_text(text.replace(keys, "\n[inference]"))
+    settings = load_settings(tmp_path / "config.toml", environ={})
     assert settings.selfplay.search("othello", settings.mcts) == settings.mcts
 
 
-@pytest.mark.parametrize("env_id", ["tictactoe", "connect4"])
-def test_tictactoe_and_connect4_train_with_gumbel_32_by_default(env_id) -> None:
+@pytest.mark.parametrize("env_id", ["tictactoe", "connect4", "othello"])
+def test_every_game_trains_with_gumbel_32_by_default(env_id) -> None:
     settings = load_settings(REPO / "config.toml", environ={})
     search = settings.selfplay.search(env_id, settings.mcts)
     assert (search.algorithm, search.num_simulations, search.gumbel_considered) == (
@@ -68,5 +73,4 @@ def test_the_sims_flag_sets_the_self_play_simulations_of_the_game_played(env_id)
     settings = settings_from_flags(build_parser(), argv, overrides_from_args)
     assert settings.selfplay.search(env_id, settings.mcts).num_simulations == 12
     unflagged = settings_from_flags(build_parser(), argv[:-2], overrides_from_args)
-    assert unflagged.selfplay.search(env_id, unflagged.mcts).num_simulations == (
-        unflagged.mcts.num_simulations if env_id == "othello" else 32)
+    assert unflagged.selfplay.search(env_id, unflagged.mcts).num_simulations == 32

@@ -184,21 +184,28 @@ def test_playout_caps_are_off_by_default_and_set_by_their_keys() -> None:
     assert settings.selfplay.fast_simulations == 6
 
 
-def test_a_fast_search_as_long_as_the_full_one_is_refused_naming_both_keys() -> None:
-    # Othello has no self-play search of its own: [mcts]'s is its full one.
+# Othello's table (the last game's) with its search keys taken out: a game whose
+# self-play searches with [mcts].
+OTHELLO_SEARCH = 'algorithm = "gumbel"\nnum_simulations = 32\ngumbel_considered = 4\n\n[inference]'
+
+
+def test_a_fast_search_as_long_as_the_full_one_is_refused_naming_both_keys(
+        tmp_path: Path) -> None:
+    # Without search keys of its own, Othello's full self-play search is [mcts]'s.
+    path = config_with(tmp_path, OTHELLO_SEARCH, "\n[inference]")
     environ = {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
                "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "200", "CARTRIDGE_COMMON_ENV_ID": "othello"}
     with pytest.raises(SettingsError) as caught:
-        load_settings(CONFIG, environ=environ)
+        load_settings(path, environ=environ)
     assert "selfplay.fast_simulations = 200" in str(caught.value)
     assert "mcts.num_simulations = 200" in str(caught.value)
     # Off (fraction 1), the fast budget is never used: small test searches stay valid.
-    small = load_settings(CONFIG, {"mcts": {"num_simulations": 4}},
+    small = load_settings(path, {"mcts": {"num_simulations": 4}},
                           environ={"CARTRIDGE_COMMON_ENV_ID": "othello"})
     assert small.selfplay.fast_simulations > small.mcts.num_simulations
 
 
-@pytest.mark.parametrize("env_id", ["tictactoe", "connect4"])
+@pytest.mark.parametrize("env_id", ["tictactoe", "connect4", "othello"])
 def test_a_fast_search_as_long_as_the_games_own_full_one_is_refused_naming_its_key(
         env_id: str) -> None:
     # The game's own self-play search ([selfplay.<game>]) has 32 simulations: a fast search
@@ -228,8 +235,10 @@ def test_a_games_own_precision_overrides_inference_and_its_trainer_publishes_int
     assert settings.actor_precision("othello") == "int8"
     assert settings.actor_precision("tictactoe") == "fp32"
     assert settings.publishes_int8("othello") and not settings.publishes_int8("tictactoe")
-    # A precision is not a search key: Othello still searches with [mcts].
-    assert settings.selfplay.search("othello", settings.mcts) == settings.mcts
+    # A precision is not a search key: Othello's search stays its table's.
+    default = load_settings(CONFIG, environ={})
+    assert settings.selfplay.search("othello", settings.mcts) == default.selfplay.search(
+        "othello", default.mcts)
     everywhere = load_settings(CONFIG, environ={"CARTRIDGE_INFERENCE_PRECISION": "int8",
                                                 "CARTRIDGE_SELFPLAY_OTHELLO_PRECISION": "fp32"})
     assert everywhere.actor_precision("tictactoe") == "int8"
