@@ -275,6 +275,17 @@ def test_an_unfinished_version_is_not_listed_and_not_reused(tmp_path: Path) -> N
     assert store.versions() == [2]
 
 
+def test_a_filesystem_delete_removes_what_else_the_folder_holds(tmp_path: Path) -> None:
+    # The temporary file of a marker write cut short: rmdir would refuse the folder.
+    store = FilesystemModelStore(tmp_path, "tictactoe")
+    publish(store, "a")
+    publish(store, "b")
+    (store.game_dir / "v000001" / ".deleting.0123.tmp").write_bytes(b"")
+    store.delete(1)
+    assert not (store.game_dir / "v000001").exists()
+    assert store.versions() == [2]
+
+
 def test_the_run_that_produced_a_model_travels_in_its_metadata(
     store_factory: Callable[..., ModelStore],
 ) -> None:

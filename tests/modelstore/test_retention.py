@@ -3,6 +3,7 @@ and S3; the S3 runs use moto's S3 server standing in for MinIO, see conftest.py)
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,67 @@ def test_a_delete_cut_short_is_unlisted_and_finished_by_the_next_pass(
     assert store.unfinished_deletes() == []
     assert not any(name.startswith("v000001/") for name in stored_names(store))
     assert store.versions() == [2, 3]
-    assert store.publish(b"o", b"c", step=4, network=NETWORK).version == 4  # no reuse
+
+
+# Removals in a delete: filesystem meta.json, model.onnx, checkpoint.pt, the marker; S3
+# also the (absent) int8 model and the claim. Up to 7: one past the last.
+@pytest.mark.parametrize("fails_at", range(7))
+def test_a_delete_cut_short_at_any_removal_never_lists_a_broken_version(
+    store: ModelStore, monkeypatch: pytest.MonkeyPatch, fails_at: int,
+) -> None:
+    # A trainer killed inside delete(), made by failing its n-th removal: every listed
+    # version stays whole, what is left of the version is named by unfinished_deletes(),
+    # and the next retention pass removes it all.
+    publish_many(store, 3)
+    removals = 0
+
+    def failing(remove: Callable[..., None]) -> Callable[..., None]:
+        def remove_or_fail(*args: object, **kwargs: object) -> None:
+            nonlocal removals
+            removals += 1
+            if removals > fails_at:
+                raise OSError("killed here")
+            remove(*args, **kwargs)
+        return remove_or_fail
+
+    with monkeypatch.context() as patch:
+        if isinstance(store, FilesystemModelStore):
+            patch.setattr(Path, "unlink", failing(Path.unlink))
+        else:
+            assert isinstance(store, S3ModelStore)
+            patch.setattr(store.client, "remove_object", failing(store.client.remove_object))
+        try:
+            store.delete(1)
+        except OSError as err:
+            assert "killed here" in str(err)
+    for version in store.versions():
+        assert store.load_onnx(version) == f"onnx-{version}".encode()
+        assert store.load_checkpoint(version) == f"ckpt-{version}".encode()
+    left = any(name.startswith("v000001/") for name in stored_names(store))
+    assert store.unfinished_deletes() == ([1] if left else [])
+    assert store.versions() == [2, 3]
+    assert apply_retention(store, RetentionPolicy(keep_last=5, keep_every=0)) == []
+    assert not any(name.startswith("v000001/") for name in stored_names(store))
+    if isinstance(store, FilesystemModelStore):
+        assert not (store.game_dir / "v000001").exists()
+    assert store.unfinished_deletes() == []
+
+
+def test_a_delete_cut_short_that_a_pointer_names_does_not_stop_retention(
+    store: ModelStore, caplog: pytest.LogCaptureFixture,
+) -> None:
+    # `best` moved to a version while its delete was cut short (S3 has no lock to stop a
+    # racing promote): the delete stays unfinished, logged, and pruning goes on.
+    from tests.modelstore.test_contract import overwrite
+
+    publish_many(store, 5)
+    store.promote(1)
+    overwrite(store, 1, ".deleting", b"")
+    with caplog.at_level("WARNING", logger="cartridge.modelstore.retention"):
+        assert apply_retention(store, RetentionPolicy(keep_last=2, keep_every=0)) == [2, 3]
+    assert "v000001" in caplog.text and "`best` points at it" in caplog.text
+    assert store.versions() == [4, 5]
+    assert store.unfinished_deletes() == [1]
 
 
 def test_keep_last_zero_still_finishes_a_delete_cut_short(store: ModelStore) -> None:

@@ -96,8 +96,8 @@ class FilesystemModelStore(ModelStore):
             if not marker.exists():
                 _atomic_write(marker, b"")
             # The marker goes last: until then the folder is unlisted and named by
-            # unfinished_deletes(). Whatever else is there goes too (a killed
-            # publisher's temporary files).
+            # unfinished_deletes(). Whatever else is there goes too (the temporary file
+            # of a marker write cut short).
             for path in [p for p in version_dir.iterdir() if p != marker] + [marker]:
                 path.unlink()
             _fsync_dir(version_dir)
@@ -178,11 +178,12 @@ class FilesystemModelStore(ModelStore):
 
     def versions(self) -> list[int]:
         # A version counts once its metadata exists (claimed-but-unfinished folders do
-        # not) and until its delete starts.
+        # not) and until its delete starts. The marker is looked at first: a delete
+        # that runs whole between the two looks must not leave the version listed.
         return sorted(
             version for version in self._claimed_versions()
-            if (self._version_dir(version) / layout.META_NAME).exists()
-            and not (self._version_dir(version) / layout.DELETING_NAME).exists()
+            if not (self._version_dir(version) / layout.DELETING_NAME).exists()
+            and (self._version_dir(version) / layout.META_NAME).exists()
         )
 
     def _read_verified(self, version: int, name: str, sha256: str) -> bytes:

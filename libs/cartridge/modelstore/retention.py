@@ -7,7 +7,9 @@ Rated versions are not all kept: the arena rates every version, so keeping them 
 bound nothing, and a rating lives on in the journal without its model. Everything else
 is deleted. A delete unlists its version first (ModelStore.delete), so readers never
 list a half-deleted version, and each pass first finishes the deletes an earlier one
-left cut short (a trainer killed while pruning): no blob is ever orphaned.
+left cut short (a trainer killed while pruning): a delete orphans no blob. (A publish
+killed before its metadata still leaves an unlisted, unmarked version behind: it cannot
+be told from a slow publisher's upload in progress, so nothing removes it.)
 
 With the defaults ([storage] model_keep_last = 20, model_keep_every = 50) and
 [training] steps = 100000 at checkpoint_interval = 100 (1,000 versions), a game keeps
@@ -23,7 +25,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from cartridge.modelstore.base import ModelStore
+from cartridge.modelstore.base import ModelStore, ModelStoreError
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +51,14 @@ def apply_retention(
 ) -> list[int]:
     """Delete the versions `policy` does not keep; returns them. `latest`, `best` and
     `protected` versions are never deleted (the store itself refuses a pointer's target)."""
-    unfinished = store.unfinished_deletes()  # unlisted already: finished whatever the policy
-    for version in unfinished:
-        store.delete(version)
-    if unfinished:
-        log.info("retention: finished %d deletes cut short (v%s) in %r", len(unfinished),
-                 ", v".join(map(str, unfinished)), store)
+    for version in store.unfinished_deletes():  # unlisted already: whatever the policy says
+        try:
+            store.delete(version)
+        except ModelStoreError as err:  # a pointer names it (an S3 promote raced the delete)
+            log.warning("retention: a delete cut short stays unfinished: %s", err)
+            continue
+        log.info("retention: finished the delete of v%d, cut short earlier, in %r",
+                 version, store)
     if policy.keep_last == 0:
         return []
     versions = store.versions()
