@@ -141,6 +141,9 @@ CONFIGS: dict[str, dict[str, str]] = {
     # 1,751) in twice the optimiser steps, so a pair with `defaults` tells whether the
     # updates or the samples bound strength.
     "batch128": {"CARTRIDGE_TRAINING_BATCH_SIZE": "128"},
+    # batch128 with the cosine schedule twice as long in steps, so the learning rate
+    # falls with wall time as the defaults' does: separates the batch from the schedule.
+    "batch128long": {"CARTRIDGE_TRAINING_BATCH_SIZE": "128", "CARTRIDGE_TRAINING_STEPS": "200000"},
 }
 POOL_OPENINGS = 12  # per rating-pool match, from both seats (24 games)
 PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"
