@@ -144,6 +144,9 @@ CONFIGS: dict[str, dict[str, str]] = {
     # batch128 with the cosine schedule twice as long in steps, so the learning rate
     # falls with wall time as the defaults' does: separates the batch from the schedule.
     "batch128long": {"CARTRIDGE_TRAINING_BATCH_SIZE": "128", "CARTRIDGE_TRAINING_STEPS": "200000"},
+    # Each self-play game opens with 0-10 uniformly random moves (not recorded): the
+    # positions of random games, as Pons' sets hold, which a few repeated openings miss.
+    "randomopen": {"CARTRIDGE_SELFPLAY_RANDOM_OPENING_PLIES": "10"},
 }
 POOL_OPENINGS = 12  # per rating-pool match, from both seats (24 games)
 PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"

@@ -522,3 +522,65 @@ def test_a_weight_outside_zero_to_one_is_refused() -> None:
             SelfPlay(get_game("tictactoe"), UniformEvaluator(), SearchConfig(num_simulations=SIMS),
                      concurrent_games=1, actor_id="a", rng=np.random.default_rng(0),
                      search_value_weight=weight)
+
+
+# ----------------------------------------------------------------------- random openings
+
+
+def stones(state: Any) -> int:
+    """Connect Four: discs on the board, the plies played to reach `state`."""
+    return int(state.occupied).bit_count()
+
+
+def test_random_openings_start_games_after_up_to_n_random_unrecorded_moves() -> None:
+    game = get_game("connect4")
+    selfplay = SelfPlay(game, UniformEvaluator(), SearchConfig(num_simulations=SIMS),
+                        concurrent_games=40, actor_id="a", rng=np.random.default_rng(12),
+                        random_opening_plies=6)
+    recorder = Recorder(selfplay)
+    starts = [stones(states[0]) for states in recorder.states]
+    assert starts == [int(p) for p in selfplay.plies]
+    # Every length from 0 to 6 is drawn (40 draws of 7 equally likely values), none longer.
+    assert set(starts) == set(range(7))
+    records = drain(selfplay)
+    assert len(records) == 40
+    for record in records:
+        states = recorder.states[recorder.slot_of(record)]
+        # The record starts at the opening's last state, a live game, and is the whole
+        # game from there: its first observation shows the random discs.
+        assert not game.is_terminal(states[0])
+        assert record.num_positions == len(states) - 1
+        np.testing.assert_array_equal(record.observations[0], game.encode(states[0]))
+
+
+def test_without_random_openings_every_game_starts_at_the_initial_state() -> None:
+    selfplay = make_selfplay("connect4", games=8, seed=12)
+    assert selfplay.random_opening_plies == 0
+    recorder = Recorder(selfplay)
+    assert all(stones(states[0]) == 0 for states in recorder.states)
+    records = drain(selfplay)
+    for record in records:
+        assert not record.observations[0].any()  # the empty board
+
+
+def test_a_random_opening_stops_before_a_move_that_ends_the_game() -> None:
+    # Tic-tac-toe ends by the 9th ply at the latest: openings of up to 30 random moves
+    # stop before the ending move, so every game starts live and is played to its end.
+    game = get_game("tictactoe")
+    selfplay = SelfPlay(game, UniformEvaluator(), SearchConfig(num_simulations=SIMS),
+                        concurrent_games=30, actor_id="a", rng=np.random.default_rng(13),
+                        random_opening_plies=30)
+    recorder = Recorder(selfplay)
+    assert all(not game.is_terminal(states[0]) for states in recorder.states)
+    assert max(int(p) for p in selfplay.plies) >= 5  # some openings ran long
+    assert all(int(p) <= 8 for p in selfplay.plies)
+    records = drain(selfplay)
+    assert len(records) == 30
+    assert all(record.num_positions >= 1 for record in records)
+
+
+def test_negative_random_opening_plies_are_refused() -> None:
+    with pytest.raises(ValueError, match="random_opening_plies"):
+        SelfPlay(get_game("tictactoe"), UniformEvaluator(), SearchConfig(num_simulations=SIMS),
+                 concurrent_games=1, actor_id="a", rng=np.random.default_rng(0),
+                 random_opening_plies=-1)

@@ -19,6 +19,13 @@ value target is (1 - w) * the game's result + w * the search's root value, both 
 its mover's point of view. The result alone is an unbiased but noisy target (one
 random move late in a game flips it); the root value is less noisy but biased by the
 network that searched.
+
+Random openings: with `random_opening_plies` N > 0 each game starts with k uniformly
+random moves, k drawn uniformly from 0..N, played without search and not recorded; the
+game's positions and targets start after them (its play from there is the network's
+own, so the result is a fair value target). A random move that would end the game
+ends the opening instead. Pons' test positions come from random games, and a network
+whose self-play repeats a few openings never sees such positions.
 """
 
 from __future__ import annotations
@@ -83,6 +90,7 @@ class SelfPlay:
         rng: np.random.Generator,
         playout_cap: PlayoutCap = PlayoutCap(),
         search_value_weight: float = 0.0,
+        random_opening_plies: int = 0,
     ) -> None:
         if playout_cap.on and playout_cap.fast_simulations >= config.num_simulations:
             # The search tells a fast move (no root noise) from a full one by its budget.
@@ -90,10 +98,13 @@ class SelfPlay:
                              f"less than num_simulations ({config.num_simulations})")
         if not 0 <= search_value_weight <= 1:
             raise ValueError(f"search_value_weight must be in [0, 1], got {search_value_weight}")
+        if random_opening_plies < 0:
+            raise ValueError(f"random_opening_plies must be >= 0, got {random_opening_plies}")
         self.game = game
         self.config = config
         self.playout_cap = playout_cap
         self.search_value_weight = search_value_weight
+        self.random_opening_plies = random_opening_plies
         self.actor_id = actor_id
         self.rng = rng
         self.mcts = make_search(
@@ -175,8 +186,23 @@ class SelfPlay:
 
     def _new_game(self, slot: int) -> None:
         self.trajectories[slot] = _Trajectory()
-        self.plies[slot] = 0
-        self.mcts.reset(slot, self.game.initial_state())
+        state, plies = self._opening()
+        self.plies[slot] = plies
+        self.mcts.reset(slot, state)
+
+    def _opening(self) -> tuple[object, int]:
+        """A new game's first state and its plies: the initial state, or up to
+        `random_opening_plies` random moves on, stopping before one that ends the game."""
+        state = self.game.initial_state()
+        if not self.random_opening_plies:
+            return state, 0
+        plies = int(self.rng.integers(0, self.random_opening_plies + 1))
+        for ply in range(plies):
+            following = self.game.apply(state, int(self.rng.choice(self.game.legal_actions(state))))
+            if self.game.is_terminal(following):
+                return state, ply
+            state = following
+        return state, plies
 
     def _record(self, trajectory: _Trajectory, final_state: object) -> GameRecord:
         result = self.game.terminal_value(final_state)

@@ -88,6 +88,19 @@ def test_search_value_weight_mixes_root_values_into_the_stored_targets(settings_
     assert np.count_nonzero(~np.isin(targets, (-1.0, 0.0, 1.0))) > len(games)
 
 
+def test_random_openings_start_the_stored_games_after_random_moves(settings_for) -> None:
+    settings = settings_for(max_episodes=16, seed=5, selfplay={"random_opening_plies": 4})
+    run_actor(settings, "a1", threading.Event())
+    games = read_games(settings.common.data_dir / "replay.db")
+    assert len(games) == 16
+    # Stones on the first stored board: the random moves the game opened with, 0-4.
+    first = {int(g.observations[0].sum()) for g in games}
+    assert first <= set(range(5)) and len(first) > 1
+    for stored in games:  # from there every move is stored, one stone each
+        plies = [int(observation.sum()) for observation in stored.observations]
+        assert plies == list(range(plies[0], plies[0] + stored.num_positions))
+
+
 def test_hot_reloads_a_published_model_without_dropping_games(settings_for) -> None:
     settings = settings_for()
     store = FilesystemModelStore(settings.common.data_dir / "models", "tictactoe")
