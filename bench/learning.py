@@ -146,7 +146,10 @@ CONFIGS: dict[str, dict[str, str]] = {
     "batch128long": {"CARTRIDGE_TRAINING_BATCH_SIZE": "128", "CARTRIDGE_TRAINING_STEPS": "200000"},
     # Each self-play game opens with 0-10 uniformly random moves (not recorded): the
     # positions of random games, as Pons' sets hold, which a few repeated openings miss.
+    # Connect Four's default since ([selfplay.connect4]); for the other games, a change.
     "randomopen": {"CARTRIDGE_SELFPLAY_RANDOM_OPENING_PLIES": "10"},
+    # Connect Four's games from the empty board, its default before random openings.
+    "noopenings": {"CARTRIDGE_SELFPLAY_CONNECT4_RANDOM_OPENING_PLIES": "0"},
 }
 POOL_OPENINGS = 12  # per rating-pool match, from both seats (24 games)
 PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"
@@ -416,6 +419,9 @@ def _trained_search(changes: dict[str, str], env_id: str = "connect4") -> dict[s
                "full_search_fraction": settings.selfplay.full_search_fraction}
     if settings.selfplay.full_search_fraction < 1:
         trained["fast_simulations"] = settings.selfplay.fast_simulations
+    # Recorded when on only, so curves from before the key compare equal to 0.
+    if openings := settings.selfplay.opening_plies(env_id):
+        trained["random_opening_plies"] = openings
     return trained
 
 

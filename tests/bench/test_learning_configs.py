@@ -50,3 +50,12 @@ def test_the_search_configurations_set_every_games_self_play_search(env_id: str)
     capped = _trained_search(CONFIGS["pcr"], env_id)
     assert (capped["algorithm"], capped["full_search_fraction"],
             capped["fast_simulations"]) == ("puct", 0.25, 50)
+
+
+def test_random_openings_are_recorded_with_the_search_only_when_on() -> None:
+    # Curves from before the key recorded no random_opening_plies: they must still
+    # compare equal to a configuration without openings, and differ from one with.
+    assert "random_opening_plies" not in _trained_search(CONFIGS["noopenings"], "connect4")
+    assert _trained_search(CONFIGS["defaults"], "connect4")["random_opening_plies"] == 10
+    assert "random_opening_plies" not in _trained_search(CONFIGS["defaults"], "tictactoe")
+    assert _trained_search(CONFIGS["randomopen"], "othello")["random_opening_plies"] == 10

@@ -175,6 +175,23 @@ def test_bad_value_in_the_file_names_the_key_and_the_file(tmp_path: Path) -> Non
     assert str(path) in str(caught.value)
 
 
+def test_random_openings_are_per_game_over_the_selfplay_key() -> None:
+    settings = load_settings(CONFIG, environ={})
+    assert [settings.selfplay.opening_plies(g) for g in ("tictactoe", "connect4", "othello")] \
+        == [0, 10, 0]
+    everywhere = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_RANDOM_OPENING_PLIES": "4"})
+    assert [everywhere.selfplay.opening_plies(g) for g in ("tictactoe", "connect4", "othello")] \
+        == [4, 10, 4]
+    off = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_CONNECT4_RANDOM_OPENING_PLIES": "0"})
+    assert off.selfplay.opening_plies("connect4") == 0
+    # The key is no search setting: the search actors play with never sees it.
+    search = settings.selfplay.search("connect4", settings.mcts)
+    assert "random_opening_plies" not in search.model_dump()
+    with pytest.raises(SettingsError) as caught:
+        load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_CONNECT4_RANDOM_OPENING_PLIES": "-2"})
+    assert "selfplay.connect4.random_opening_plies = '-2'" in str(caught.value)
+
+
 def test_playout_caps_are_off_by_default_and_set_by_their_keys() -> None:
     settings = load_settings(CONFIG, environ={})
     assert settings.selfplay.full_search_fraction == 1.0

@@ -98,14 +98,16 @@ Precision = Literal["fp32", "int8"]  # the model actors play: model.onnx | model
 
 
 class GameSelfPlay(Section):
-    """[selfplay.<game>]: one game's self-play search over [mcts], and the model precision
-    its actors play over [inference]'s. A key left out keeps [mcts]'s or [inference]'s
-    value; the arena, the web service and `cartridge move` always use [mcts] and fp32."""
+    """[selfplay.<game>]: one game's self-play search over [mcts], the model precision
+    its actors play over [inference]'s, and its random openings over [selfplay]'s. A key
+    left out keeps the wider table's value; the arena, the web service and `cartridge
+    move` always use [mcts] and fp32."""
 
     algorithm: Literal["puct", "gumbel"] | None = None
     num_simulations: int | None = Field(default=None, ge=1)
     gumbel_considered: int | None = Field(default=None, ge=1)
     precision: Precision | None = None
+    random_opening_plies: int | None = Field(default=None, ge=0)  # over [selfplay]'s
 
 
 class SelfPlaySettings(Section):
@@ -126,8 +128,16 @@ class SelfPlaySettings(Section):
     def search(self, env_id: str, mcts: MctsSettings) -> MctsSettings:
         """The search actors play `env_id` with: [mcts], with [selfplay.<env_id>] on top."""
         game: GameSelfPlay = getattr(self, env_id)
-        return mcts.model_copy(update=game.model_dump(exclude_none=True,
-                                                      exclude={"precision"}))
+        return mcts.model_copy(update=game.model_dump(
+            exclude_none=True, exclude={"precision", "random_opening_plies"}))
+
+    def opening_plies(self, env_id: str) -> int:
+        """The most random moves `env_id`'s self-play games open with:
+        [selfplay.<env_id>] random_opening_plies, else [selfplay]'s."""
+        game: GameSelfPlay = getattr(self, env_id)
+        if game.random_opening_plies is None:
+            return self.random_opening_plies
+        return game.random_opening_plies
 
 
 class InferenceSettings(Section):

@@ -101,7 +101,7 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
                         rng=_rng(cfg.seed, actor_id),
                         playout_cap=PlayoutCap.from_settings(settings.selfplay),
                         search_value_weight=settings.selfplay.search_value_weight,
-                        random_opening_plies=settings.selfplay.random_opening_plies)
+                        random_opening_plies=settings.selfplay.opening_plies(game.id))
     log.info("actor %s: %s, %d concurrent games, %s search, %d simulations%s%s%s, model %s "
              "(follows %s in %r, plays %s models)", actor_id, game.id, concurrent,
              _describe_search(search), search.num_simulations,
