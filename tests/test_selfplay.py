@@ -33,11 +33,13 @@ class VersionedUniform(UniformEvaluator):
 
 
 def make_selfplay(env_id: str, *, games: int = 3, seed: int = 0, evaluator: Any = None,
-                  playout_cap: PlayoutCap | None = None, **config: Any) -> SelfPlay:
+                  playout_cap: PlayoutCap | None = None, random_opening_plies: int = 0,
+                  **config: Any) -> SelfPlay:
     return SelfPlay(get_game(env_id), evaluator or UniformEvaluator(),
                     SearchConfig(num_simulations=SIMS, **config), concurrent_games=games,
                     actor_id="test-actor", rng=np.random.default_rng(seed),
-                    playout_cap=playout_cap or PlayoutCap())
+                    playout_cap=playout_cap or PlayoutCap(),
+                    random_opening_plies=random_opening_plies)
 
 
 class Recorder:
@@ -534,9 +536,7 @@ def stones(state: Any) -> int:
 
 def test_random_openings_start_games_after_up_to_n_random_unrecorded_moves() -> None:
     game = get_game("connect4")
-    selfplay = SelfPlay(game, UniformEvaluator(), SearchConfig(num_simulations=SIMS),
-                        concurrent_games=40, actor_id="a", rng=np.random.default_rng(12),
-                        random_opening_plies=6)
+    selfplay = make_selfplay("connect4", games=40, seed=12, random_opening_plies=6)
     recorder = Recorder(selfplay)
     starts = [stones(states[0]) for states in recorder.states]
     assert starts == [int(p) for p in selfplay.plies]
@@ -567,9 +567,7 @@ def test_a_random_opening_stops_before_a_move_that_ends_the_game() -> None:
     # Tic-tac-toe ends by the 9th ply at the latest: openings of up to 30 random moves
     # stop before the ending move, so every game starts live and is played to its end.
     game = get_game("tictactoe")
-    selfplay = SelfPlay(game, UniformEvaluator(), SearchConfig(num_simulations=SIMS),
-                        concurrent_games=30, actor_id="a", rng=np.random.default_rng(13),
-                        random_opening_plies=30)
+    selfplay = make_selfplay("tictactoe", games=30, seed=13, random_opening_plies=30)
     recorder = Recorder(selfplay)
     assert all(not game.is_terminal(states[0]) for states in recorder.states)
     assert max(int(p) for p in selfplay.plies) >= 5  # some openings ran long
@@ -581,6 +579,4 @@ def test_a_random_opening_stops_before_a_move_that_ends_the_game() -> None:
 
 def test_negative_random_opening_plies_are_refused() -> None:
     with pytest.raises(ValueError, match="random_opening_plies"):
-        SelfPlay(get_game("tictactoe"), UniformEvaluator(), SearchConfig(num_simulations=SIMS),
-                 concurrent_games=1, actor_id="a", rng=np.random.default_rng(0),
-                 random_opening_plies=-1)
+        make_selfplay("tictactoe", games=1, random_opening_plies=-1)
