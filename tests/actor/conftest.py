@@ -20,11 +20,13 @@ FAST_SELFPLAY = {"tictactoe": {"num_simulations": 8}}
 @pytest.fixture
 def settings_for(tmp_path: Path):
     def make(selfplay: dict[str, object] | None = None, **actor: object) -> Settings:
+        # A test's [selfplay.tictactoe] keys go over the fast search, not in its place.
+        tictactoe = {**FAST_SELFPLAY["tictactoe"], **(selfplay or {}).get("tictactoe", {})}
         return load_settings(REPO / "config.toml", {
             "common": {"data_dir": tmp_path / "data"},
             "actor": {**FAST, **actor},
             "mcts": FAST_MCTS,
-            "selfplay": {**FAST_SELFPLAY, **(selfplay or {})},
+            "selfplay": {**FAST_SELFPLAY, **(selfplay or {}), "tictactoe": tictactoe},
             "inference": {"intra_op_threads": 1},
         })
     return make

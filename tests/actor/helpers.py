@@ -3,15 +3,18 @@ from the real SQLite replay store to check each one is a whole game."""
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from cartridge.config.settings import load_settings
 from cartridge.games import get_game
 from cartridge.modelstore import layout
 from cartridge.modelstore.base import ModelInfo, ModelStore
@@ -89,11 +92,20 @@ def read_games(db: Path, env_id: str = "tictactoe") -> list[StoredGame]:
         conn.close()
 
 
-def whole_game_problem(stored: StoredGame, env_id: str = "tictactoe") -> str | None:
+def config_opening_plies(env_id: str = "tictactoe") -> int:
+    """The random opening config.toml starts env_id's self-play games with (0 = none)."""
+    settings = load_settings(REPO / "config.toml", environ={})
+    return settings.selfplay.opening_plies(env_id)
+
+
+def whole_game_problem(stored: StoredGame, opening_plies: int,
+                       env_id: str = "tictactoe") -> str | None:
     """None if the stored positions are one complete game, else what is wrong.
 
-    Replays the game from the start: each stored position must follow from the
-    previous one by one legal move, and one legal move from the last must end
+    A game may open with up to `opening_plies` random moves that are not stored
+    ([selfplay] random_opening_plies): the first stored position must be reachable in
+    that many moves, the game still on. From there each stored position must follow
+    from the previous one by one legal move, and one legal move from the last must end
     the game with the stored outcome.
     """
     game = get_game(env_id)
@@ -101,9 +113,9 @@ def whole_game_problem(stored: StoredGame, env_id: str = "tictactoe") -> str | N
         return f"{len(stored.move_numbers)} positions stored, game says {stored.num_positions}"
     if stored.move_numbers != list(range(stored.num_positions)):
         return f"move numbers not contiguous from 0: {stored.move_numbers}"
-    state = game.initial_state()
-    if not np.array_equal(game.encode(state), stored.observations[0]):
-        return "first position is not the initial position"
+    state = _openings(env_id, opening_plies).get(_key(stored.observations[0]))
+    if state is None:
+        return f"first position is not {opening_plies} or fewer moves from the start"
     for t in range(1, stored.num_positions):
         nexts = [game.apply(state, a) for a in game.legal_actions(state)]
         match = [s for s in nexts if np.array_equal(game.encode(s), stored.observations[t])]
@@ -116,6 +128,24 @@ def whole_game_problem(stored: StoredGame, env_id: str = "tictactoe") -> str | N
         if game.is_terminal(child) and -game.terminal_value(child) == last:
             return None
     return f"no move ends the game from the last position with outcome {last}"
+
+
+@functools.cache
+def _openings(env_id: str, plies: int) -> dict[bytes, Any]:
+    """Every position at most `plies` moves from the start with the game still on, by
+    observation. Breadth first over distinct positions: small games only."""
+    game = get_game(env_id)
+    frontier = {_key(game.encode(game.initial_state())): game.initial_state()}
+    reached = dict(frontier)
+    for _ in range(plies):
+        children = (game.apply(s, a) for s in frontier.values() for a in game.legal_actions(s))
+        frontier = {_key(game.encode(c)): c for c in children if not game.is_terminal(c)}
+        reached.update(frontier)
+    return reached
+
+
+def _key(observation: np.ndarray) -> bytes:
+    return np.ascontiguousarray(observation, dtype=np.float32).tobytes()
 
 
 def read_status(data_dir: Path) -> dict[str, dict]:

@@ -18,6 +18,7 @@ from actor.loop import run_actor
 from cartridge.modelstore.filesystem import FilesystemModelStore
 from tests.actor.helpers import (
     REPO,
+    config_opening_plies,
     publish,
     publish_corrupt_fs,
     read_games,
@@ -57,13 +58,16 @@ def test_plays_with_the_uniform_evaluator_before_any_model(settings_for) -> None
     games = read_games(settings.common.data_dir / "replay.db")
     assert stats.games == len(games) == 12
     assert all(set(g.model_versions) == {0} for g in games)
-    assert all(whole_game_problem(g) is None for g in games)
+    opening = settings.selfplay.opening_plies("tictactoe")
+    assert all(whole_game_problem(g, opening) is None for g in games)
     assert {g.actor_id for g in games} == {"a1"}
 
 
 def test_playout_caps_write_only_the_fully_searched_positions(settings_for) -> None:
+    # Every game from the empty board: its unrecorded moves are then the fast ones alone.
     settings = settings_for(max_episodes=12, seed=3,
-                            selfplay={"full_search_fraction": 0.25, "fast_simulations": 4})
+                            selfplay={"full_search_fraction": 0.25, "fast_simulations": 4,
+                                      "tictactoe": {"random_opening_plies": 0}})
     stats = run_actor(settings, "a1", threading.Event())
     games = read_games(settings.common.data_dir / "replay.db")
     assert games and stats.games == len(games) <= 12
@@ -89,7 +93,8 @@ def test_search_value_weight_mixes_root_values_into_the_stored_targets(settings_
 
 
 def test_random_openings_start_the_stored_games_after_random_moves(settings_for) -> None:
-    settings = settings_for(max_episodes=16, seed=5, selfplay={"random_opening_plies": 4})
+    settings = settings_for(max_episodes=16, seed=5,
+                            selfplay={"tictactoe": {"random_opening_plies": 4}})
     run_actor(settings, "a1", threading.Event())
     games = read_games(settings.common.data_dir / "replay.db")
     assert len(games) == 16
@@ -123,7 +128,8 @@ def test_hot_reloads_a_published_model_without_dropping_games(settings_for) -> N
     mixed = [g for g in games if set(g.model_versions) == {0, version}]
     assert mixed, "no game spans the reload: games in flight were dropped"
     assert all(g.model_versions == sorted(g.model_versions) for g in mixed)
-    assert all(whole_game_problem(g) is None for g in games)
+    opening = settings.selfplay.opening_plies("tictactoe")
+    assert all(whole_game_problem(g, opening) is None for g in games)
 
 
 def test_a_restarted_actor_plays_the_existing_model_from_its_first_move(settings_for) -> None:
@@ -194,7 +200,7 @@ def test_sigterm_stops_cleanly_and_writes_no_partial_game(tmp_path: Path) -> Non
     games = read_games(data / "replay.db")
     assert final["state"] == "stopped"
     assert len(games) == final["games"] == final["games_stored"]
-    problems = [p for g in games if (p := whole_game_problem(g))]
+    problems = [p for g in games if (p := whole_game_problem(g, config_opening_plies()))]
     assert not problems, problems[:3]
 
 

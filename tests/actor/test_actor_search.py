@@ -16,8 +16,9 @@ from tests.actor.helpers import REPO, read_games
 
 # Tic-tac-toe's first position has 9 legal moves: 8 PUCT simulations leave one unvisited
 # (a zero in the visit-count target); Gumbel's improved policy, a softmax over every legal
-# move, leaves none.
+# move, leaves none. Games start there: no random opening.
 SIMULATIONS = 8
+FROM_THE_START = {"random_opening_plies": 0}
 
 
 def first_targets(settings) -> np.ndarray:
@@ -29,7 +30,7 @@ def first_targets(settings) -> np.ndarray:
 
 def test_the_games_own_search_is_what_its_actors_train_with(settings_for, caplog) -> None:
     override = {"tictactoe": {"algorithm": "gumbel", "num_simulations": SIMULATIONS,
-                              "gumbel_considered": 3}}
+                              "gumbel_considered": 3, **FROM_THE_START}}
     with caplog.at_level(logging.INFO, logger="actor.loop"):
         targets = first_targets(settings_for(max_episodes=4, selfplay=override))
     assert "gumbel (m = 3) search, 8 simulations" in caplog.text
@@ -38,7 +39,7 @@ def test_the_games_own_search_is_what_its_actors_train_with(settings_for, caplog
 
 def test_a_puct_override_trains_with_visit_counts(settings_for, caplog) -> None:
     settings = settings_for(max_episodes=4, selfplay={
-        "tictactoe": {"algorithm": "puct", "num_simulations": SIMULATIONS}})
+        "tictactoe": {"algorithm": "puct", "num_simulations": SIMULATIONS, **FROM_THE_START}})
     assert settings.selfplay.search("tictactoe", settings.mcts).num_simulations == SIMULATIONS
     with caplog.at_level(logging.INFO, logger="actor.loop"):
         targets = first_targets(settings)

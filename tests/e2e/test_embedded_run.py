@@ -22,7 +22,14 @@ from pathlib import Path
 import pytest
 
 from cartridge.modelstore.filesystem import FilesystemModelStore
-from tests.actor.helpers import REPO, read_games, read_status, wait_for, whole_game_problem
+from tests.actor.helpers import (
+    REPO,
+    config_opening_plies,
+    read_games,
+    read_status,
+    wait_for,
+    whole_game_problem,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +87,7 @@ def assert_models_whole(store: FilesystemModelStore) -> None:
 
 def assert_games_whole(data: Path) -> int:
     games = read_games(data / "replay.db")
-    problems = [p for g in games if (p := whole_game_problem(g))]
+    problems = [p for g in games if (p := whole_game_problem(g, config_opening_plies()))]
     assert not problems, problems[:3]
     return len(games)
 

@@ -26,6 +26,7 @@ from cartridge.modelstore import layout
 from tests.actor.helpers import (
     REPO,
     TINY_NETWORK,
+    config_opening_plies,
     read_games,
     read_status,
     tiny_onnx,
@@ -161,7 +162,7 @@ def test_versions_reach_every_actor_through_an_outage_and_a_corrupt_upload(
     assert len(games) == sum(status(a)["games_stored"] for a in ACTORS)
     assert {g.actor_id for g in games} == set(ACTORS)
     assert bad not in {v for g in games for v in g.model_versions}
-    problems = [p for g in games if (p := whole_game_problem(g))]
+    problems = [p for g in games if (p := whole_game_problem(g, config_opening_plies()))]
     assert not problems, problems[:3]
 
 
