@@ -146,10 +146,16 @@ CONFIGS: dict[str, dict[str, str]] = {
     "batch128long": {"CARTRIDGE_TRAINING_BATCH_SIZE": "128", "CARTRIDGE_TRAINING_STEPS": "200000"},
     # Each self-play game opens with 0-10 uniformly random moves (not recorded): the
     # positions of random games, as Pons' sets hold, which a few repeated openings miss.
-    # Connect Four's default since ([selfplay.connect4]); for the other games, a change.
-    "randomopen": {"CARTRIDGE_SELFPLAY_RANDOM_OPENING_PLIES": "10"},
-    # Connect Four's games from the empty board, its default before random openings.
-    "noopenings": {"CARTRIDGE_SELFPLAY_CONNECT4_RANDOM_OPENING_PLIES": "0"},
+    # Connect Four's default since ([selfplay.connect4]); set per game, over its table.
+    "randomopen": {f"CARTRIDGE_SELFPLAY_{game}_RANDOM_OPENING_PLIES": "10"
+                   for game in SEARCH_GAMES},
+    # 0-4 random moves: for tic-tac-toe, whose games last 9 moves at most, 0-10 leaves
+    # little of many games to the network.
+    "randomopen4": {f"CARTRIDGE_SELFPLAY_{game}_RANDOM_OPENING_PLIES": "4"
+                    for game in SEARCH_GAMES},
+    # Every game from its start position: Connect Four's default before random openings.
+    "noopenings": {f"CARTRIDGE_SELFPLAY_{game}_RANDOM_OPENING_PLIES": "0"
+                   for game in SEARCH_GAMES},
 }
 POOL_OPENINGS = 12  # per rating-pool match, from both seats (24 games)
 PONS = REPO.parent / "shared" / "connect4" / "moves.jsonl"

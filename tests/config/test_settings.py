@@ -179,9 +179,9 @@ def test_random_openings_are_per_game_over_the_selfplay_key() -> None:
     settings = load_settings(CONFIG, environ={})
     assert [settings.selfplay.opening_plies(g) for g in ("tictactoe", "connect4", "othello")] \
         == [0, 10, 0]
-    everywhere = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_RANDOM_OPENING_PLIES": "4"})
+    everywhere = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_RANDOM_OPENING_PLIES": "6"})
     assert [everywhere.selfplay.opening_plies(g) for g in ("tictactoe", "connect4", "othello")] \
-        == [4, 10, 4]
+        == [6, 10, 6]
     off = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_CONNECT4_RANDOM_OPENING_PLIES": "0"})
     assert off.selfplay.opening_plies("connect4") == 0
     # The key is no search setting: the search actors play with never sees it.
