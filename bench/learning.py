@@ -153,6 +153,10 @@ CONFIGS: dict[str, dict[str, str]] = {
     # little of many games to the network.
     "randomopen4": {f"CARTRIDGE_SELFPLAY_{game}_RANDOM_OPENING_PLIES": "4"
                     for game in SEARCH_GAMES},
+    # 0-20 random moves: Pons' Middle sets hold positions 15-28 moves into random games,
+    # which 0-10 random moves reach only through self-play's own continuations.
+    "randomopen20": {f"CARTRIDGE_SELFPLAY_{game}_RANDOM_OPENING_PLIES": "20"
+                     for game in SEARCH_GAMES},
     # Every game from its start position: Connect Four's default before random openings.
     "noopenings": {f"CARTRIDGE_SELFPLAY_{game}_RANDOM_OPENING_PLIES": "0"
                    for game in SEARCH_GAMES},

@@ -63,5 +63,6 @@ def test_random_openings_are_recorded_with_the_search_only_when_on() -> None:
 @pytest.mark.parametrize("env_id", GAMES)
 def test_the_opening_configurations_set_every_games_random_openings(env_id: str) -> None:
     # Per game, over the game's own table: a global key would not reach a game that sets one.
-    for name, plies in (("noopenings", 0), ("randomopen4", 4), ("randomopen", 10)):
+    for name, plies in (("noopenings", 0), ("randomopen4", 4), ("randomopen", 10),
+                        ("randomopen20", 20)):
         assert _trained_search(CONFIGS[name], env_id).get("random_opening_plies", 0) == plies
