@@ -248,15 +248,17 @@ def test_a_games_own_search_is_set_by_its_keys_and_bad_values_are_named() -> Non
 
 
 def test_a_games_own_precision_overrides_inference_and_its_trainer_publishes_int8() -> None:
-    settings = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_OTHELLO_PRECISION": "int8"})
+    settings = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_TICTACTOE_PRECISION": "int8",
+                                              "CARTRIDGE_SELFPLAY_OTHELLO_PRECISION": "fp32"})
     assert settings.inference.precision == "fp32"
-    assert settings.actor_precision("othello") == "int8"
-    assert settings.actor_precision("tictactoe") == "fp32"
-    assert settings.publishes_int8("othello") and not settings.publishes_int8("tictactoe")
-    # A precision is not a search key: Othello's search stays its table's.
+    assert settings.actor_precision("tictactoe") == "int8"
+    assert settings.actor_precision("othello") == "fp32"
+    assert settings.publishes_int8("tictactoe") and not settings.publishes_int8("othello")
+    # A precision is not a search key: each game's search stays its table's.
     default = load_settings(CONFIG, environ={})
-    assert settings.selfplay.search("othello", settings.mcts) == default.selfplay.search(
-        "othello", default.mcts)
+    for env_id in ("tictactoe", "othello"):
+        assert settings.selfplay.search(env_id, settings.mcts) == default.selfplay.search(
+            env_id, default.mcts)
     everywhere = load_settings(CONFIG, environ={"CARTRIDGE_INFERENCE_PRECISION": "int8",
                                                 "CARTRIDGE_SELFPLAY_OTHELLO_PRECISION": "fp32"})
     assert everywhere.actor_precision("tictactoe") == "int8"
@@ -268,12 +270,13 @@ def test_a_games_own_precision_overrides_inference_and_its_trainer_publishes_int
         load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_CONNECT4_PRECISION": "fp16"})
 
 
-def test_connect4_actors_play_int8_by_default_and_the_other_games_fp32() -> None:
+def test_connect4_and_othello_actors_play_int8_by_default_and_tictactoe_fp32() -> None:
     settings = load_settings(CONFIG, environ={})
     played = {env_id: settings.actor_precision(env_id)
               for env_id in ("tictactoe", "connect4", "othello")}
-    assert played == {"tictactoe": "fp32", "connect4": "int8", "othello": "fp32"}
-    assert settings.publishes_int8("connect4") and not settings.publishes_int8("tictactoe")
+    assert played == {"tictactoe": "fp32", "connect4": "int8", "othello": "int8"}
+    assert settings.publishes_int8("connect4") and settings.publishes_int8("othello")
+    assert not settings.publishes_int8("tictactoe")
 
 
 # ------------------------------------------------------------------------------- paths
