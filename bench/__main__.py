@@ -27,9 +27,10 @@ SECTIONS = {
     "web_load": "bench.web_load",
     "arena": "bench.arena",
     "int8": "bench.int8",
+    "int8_othello": "bench.int8:run_othello",
 }
 # Too long for a routine `make bench`: run only when named.
-OPT_IN = {"learning_connect4", "learning_othello", "int8"}
+OPT_IN = {"learning_connect4", "learning_othello", "int8", "int8_othello"}
 RESULTS = Path(__file__).parent / "results.json"
 
 

@@ -1,19 +1,20 @@
-"""Section `int8` (opt-in): a Connect Four model quantized to int8 against its fp32 self.
+"""Sections `int8` (Connect Four) and `int8_othello` (both opt-in): a model quantized to
+int8 against its fp32 self.
 
-The model is $CARTRIDGE_BENCH_MODEL (an exported Connect Four model.onnx, best a trained
-one), else the default network of config.toml with random weights (its speed holds, its
-agreement means little). It is quantized the trainer's way (cartridge.network.quantize),
-calibrated on 512 positions of random play (the trainer takes its last training batch;
-a bench has no replay buffer). Measured:
+The model is $CARTRIDGE_BENCH_MODEL (an exported model.onnx of that game, best a trained
+one), else the game's default network of config.toml with random weights (its speed
+holds, its agreement means little). It is quantized the trainer's way
+(cartridge.network.quantize), calibrated on 512 positions of random play (the trainer
+takes its last training batch; a bench has no replay buffer). Measured:
 
 - quantize_s: one quantize_int8 call, the trainer's extra cost per checkpoint (best of 3);
 - evals/s of ONNX Runtime alone (OnnxEvaluator) at batch 128 on random-play positions,
   fp32 and int8, with 1 and 2 intra-op threads (spinning on);
-- agreement of int8 with fp32 on labelled positions, $CARTRIDGE_BENCH_POSITIONS (Pons'
-  positions as scripts/connect4_positions.py writes them; the first 1000), else 1000
-  positions of random play: policy argmax agreement, |value difference| mean and max,
-  and each model's policy-argmax mistake rate against the solver where labelled;
-- self-play positions/s of an actor (`bench.selfplay`: Connect Four's self-play search,
+- agreement of int8 with fp32 on labelled positions, $CARTRIDGE_BENCH_POSITIONS (Connect
+  Four only: Pons' positions as scripts/connect4_positions.py writes them; the first
+  1000), else 1000 positions of random play: policy argmax agreement, |value difference|
+  mean and max, and each model's policy-argmax mistake rate against the solver where labelled;
+- self-play positions/s of an actor (`bench.selfplay`: the game's self-play search,
   [actor] concurrent_games, 1 thread as `cartridge run` gives an actor), fp32 and int8:
   what int8 buys per hour;
 - strength per game: int8 against fp32 with the arena's search ([mcts] at [arena]
@@ -36,7 +37,7 @@ from cartridge.arena.match import play_match_games, summarise
 from cartridge.arena.openings import select_openings
 from cartridge.config import load_settings
 from cartridge.games import get_game
-from cartridge.inference.onnx import OnnxEvaluator
+from cartridge.inference.onnx import ModelMismatchError, OnnxEvaluator
 from cartridge.integrity import random_games
 from cartridge.mcts import SearchConfig
 from cartridge.network import build_network, export_onnx
@@ -51,8 +52,8 @@ CALIBRATION = 512
 SELFPLAY_S = 30.0
 
 
-def run() -> dict:
-    game = get_game("connect4")
+def run(env_id: str = "connect4") -> dict:
+    game = get_game(env_id)
     fp32, source = _model(game)
     calibration = _random_play(game, CALIBRATION, seed=1)
     timings = []
@@ -69,6 +70,7 @@ def run() -> dict:
         speed[f"speedup_{threads}_threads"] = round(
             speed[f"int8_{threads}_threads"] / speed[f"fp32_{threads}_threads"], 2)
     result = {
+        "game": game.id,
         "model": source,
         "fp32_bytes": len(fp32),
         "int8_bytes": len(int8),
@@ -86,10 +88,19 @@ def run() -> dict:
     return result
 
 
+def run_othello() -> dict:
+    return run("othello")
+
+
 def _model(game) -> tuple[bytes, str]:
     path = os.environ.get("CARTRIDGE_BENCH_MODEL")
     if path:
-        return Path(path).read_bytes(), path
+        data = Path(path).read_bytes()
+        try:  # a model of another game fails here, not inside quantization
+            OnnxEvaluator(data, game=game, model_version=1, provider="cpu")
+        except ModelMismatchError as err:
+            raise ModelMismatchError(f"CARTRIDGE_BENCH_MODEL={path}: {err}") from err
+        return data, path
     network = load_settings(CONFIG, environ={}).network.for_game(game.id)
     return (export_onnx(build_network(game, network), game, network, step=0),
             f"default {network.kind} {network.blocks}x{network.channels}, random weights")
@@ -116,6 +127,9 @@ def _evals_per_s(evaluator: OnnxEvaluator, game) -> float:
 
 def _agreement(game, fp32: bytes, int8: bytes) -> dict:
     path = os.environ.get("CARTRIDGE_BENCH_POSITIONS")
+    if path and game.id != "connect4":
+        raise ValueError(f"CARTRIDGE_BENCH_POSITIONS={path}: labelled positions are "
+                         f"Connect Four's; unset it for {game.id}")
     labelled = load_labelled_positions(Path(path))[:POSITIONS] if path else []
     if labelled:
         states = [game.apply_all(list(p.actions)) for p in labelled]
