@@ -178,12 +178,13 @@ def test_bad_value_in_the_file_names_the_key_and_the_file(tmp_path: Path) -> Non
 def test_random_openings_are_per_game_over_the_selfplay_key() -> None:
     settings = load_settings(CONFIG, environ={})
     assert [settings.selfplay.opening_plies(g) for g in ("tictactoe", "connect4", "othello")] \
-        == [0, 10, 0]
+        == [0, 10, 10]
     everywhere = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_RANDOM_OPENING_PLIES": "6"})
     assert [everywhere.selfplay.opening_plies(g) for g in ("tictactoe", "connect4", "othello")] \
-        == [6, 10, 6]
-    off = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_CONNECT4_RANDOM_OPENING_PLIES": "0"})
-    assert off.selfplay.opening_plies("connect4") == 0
+        == [6, 10, 10]
+    off = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_CONNECT4_RANDOM_OPENING_PLIES": "0",
+                                         "CARTRIDGE_SELFPLAY_OTHELLO_RANDOM_OPENING_PLIES": "0"})
+    assert off.selfplay.opening_plies("connect4") == off.selfplay.opening_plies("othello") == 0
     # The key is no search setting: the search actors play with never sees it.
     search = settings.selfplay.search("connect4", settings.mcts)
     assert "random_opening_plies" not in search.model_dump()
