@@ -95,6 +95,11 @@ CONFIGS: dict[str, dict[str, str]] = {
                  for game in SEARCH_GAMES
                  for key, value in (("ALGORITHM", "gumbel"), ("NUM_SIMULATIONS", "32"),
                                     ("GUMBEL_CONSIDERED", "4"))},
+    # Gumbel at twice the simulations (64, m = 4 as the defaults'): the bf16 trainer, not
+    # the games, bounds Connect Four on 2 cores (about 4 samples per position under the
+    # ratio gate's 8), so the actors' time may buy better targets instead of more games.
+    # Half the games, and worse at every minute of a 45-minute pair (README): not adopted.
+    "gumbel64": {f"CARTRIDGE_SELFPLAY_{game}_NUM_SIMULATIONS": "64" for game in SEARCH_GAMES},
     # Playout cap randomization (KataGo's fractions) over PUCT 200: a quarter of the moves
     # get the full search and become policy targets, the rest 50 simulations.
     "pcr": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
