@@ -100,6 +100,10 @@ CONFIGS: dict[str, dict[str, str]] = {
     # ratio gate's 8), so the actors' time may buy better targets instead of more games.
     # Half the games, and worse at every minute of a 45-minute pair (README): not adopted.
     "gumbel64": {f"CARTRIDGE_SELFPLAY_{game}_NUM_SIMULATIONS": "64" for game in SEARCH_GAMES},
+    # Gumbel at half the simulations (16, m = 4: two rounds of sequential halving, 2 then
+    # 4 visits per considered move): where fresh positions beat search quality per
+    # position (gumbel64's pair), about twice the games again at about 2 samples each.
+    "gumbel16": {f"CARTRIDGE_SELFPLAY_{game}_NUM_SIMULATIONS": "16" for game in SEARCH_GAMES},
     # Playout cap randomization (KataGo's fractions) over PUCT 200: a quarter of the moves
     # get the full search and become policy targets, the rest 50 simulations.
     "pcr": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
