@@ -88,7 +88,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "puct200": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
                 for game in SEARCH_GAMES
                 for key, value in (("ALGORITHM", "puct"), ("NUM_SIMULATIONS", "200"))},
-    # Gumbel search at a sixth of the simulations (every game's default now):
+    # Gumbel search at a sixth of the simulations (tic-tac-toe's and Othello's default;
+    # Connect Four's until gumbel16's two pairs):
     # more games per CPU-second, and an improved-policy target; m = 4 considered moves
     # matched PUCT best at 8-16 simulations in evaluation matches (scripts/gumbel_vs_puct.py).
     "gumbel32": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
@@ -103,6 +104,7 @@ CONFIGS: dict[str, dict[str, str]] = {
     # Gumbel at half the simulations (16, m = 4: two rounds of sequential halving, 2 then
     # 4 visits per considered move): where fresh positions beat search quality per
     # position (gumbel64's pair), about twice the games again at about 2 samples each.
+    # Connect Four's default since two 45-minute pairs (README): there it equals defaults.
     "gumbel16": {f"CARTRIDGE_SELFPLAY_{game}_NUM_SIMULATIONS": "16" for game in SEARCH_GAMES},
     # Playout cap randomization (KataGo's fractions) over PUCT 200: a quarter of the moves
     # get the full search and become policy targets, the rest 50 simulations.

@@ -227,14 +227,16 @@ def test_a_fast_search_as_long_as_the_full_one_is_refused_naming_both_keys(
 @pytest.mark.parametrize("env_id", ["tictactoe", "connect4", "othello"])
 def test_a_fast_search_as_long_as_the_games_own_full_one_is_refused_naming_its_key(
         env_id: str) -> None:
-    # The game's own self-play search ([selfplay.<game>]) has 32 simulations: a fast search
-    # of 50 is refused for it, and the message names that key; the default (8) fits.
+    # The game's own self-play search ([selfplay.<game>]) has 32 simulations (Connect
+    # Four's 16): a fast search of 50 is refused for it, and the message names that key;
+    # the default (8) fits.
     environ = {"CARTRIDGE_SELFPLAY_FULL_SEARCH_FRACTION": "0.25",
                "CARTRIDGE_COMMON_ENV_ID": env_id}
     with pytest.raises(SettingsError) as caught:
         load_settings(CONFIG, environ={**environ, "CARTRIDGE_SELFPLAY_FAST_SIMULATIONS": "50"})
     assert "selfplay.fast_simulations = 50" in str(caught.value)
-    assert f"selfplay.{env_id}.num_simulations = 32" in str(caught.value)
+    own = 16 if env_id == "connect4" else 32
+    assert f"selfplay.{env_id}.num_simulations = {own}" in str(caught.value)
     fits = load_settings(CONFIG, environ=environ)
     assert fits.selfplay.fast_simulations == 8
 
