@@ -131,6 +131,12 @@ CONFIGS: dict[str, dict[str, str]] = {
     # without bf16 it trains a sixth of the steps it does with AMX).
     "small": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "3",
               "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "48"},
+    # Connect Four's network at 5 blocks of 96 channels instead of 64: about 2.25x the
+    # multiply-adds per position, for the Middle-Medium rate the network alone stopped
+    # lowering from 60 minutes of the Gumbel 16 defaults' 2-hour curve. Half the steps on
+    # a 2-core bf16 CPU, and lost head to head at every minute of a 45-minute pair
+    # (21-75, README): not adopted.
+    "wide": {"CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "96"},
     # The replay window at 100,000 positions, its default before 500,000: with int8 Gumbel
     # self-play on 2 cores about the last 3 minutes of games. (The 500,000 curve ran as
     # "window500k" before it became the default.)
