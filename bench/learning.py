@@ -131,6 +131,13 @@ CONFIGS: dict[str, dict[str, str]] = {
     # without bf16 it trains a sixth of the steps it does with AMX).
     "small": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "3",
               "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "48"},
+    # 3x48 (small's) with self-play at 8 simulations (m = 4: 1 then 2 visits per considered
+    # move): on a CPU without bf16, where 3x48 still drew about 5 samples per position at
+    # 45 minutes, the halving that paid for 5x64 from 32 to 16 (gumbel16) tried once more.
+    # 1.9x the games, level with small over a 45-minute pair (52-44, README): not adopted.
+    "smallgumbel8": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "3",
+                     "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "48",
+                     "CARTRIDGE_SELFPLAY_CONNECT4_NUM_SIMULATIONS": "8"},
     # Connect Four's network at 5 blocks of 96 channels instead of 64: about 2.25x the
     # multiply-adds per position, for the Middle-Medium rate the network alone stopped
     # lowering from 60 minutes of the Gumbel 16 defaults' 2-hour curve. Half the steps on
