@@ -138,6 +138,13 @@ CONFIGS: dict[str, dict[str, str]] = {
     "smallgumbel8": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "3",
                      "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "48",
                      "CARTRIDGE_SELFPLAY_CONNECT4_NUM_SIMULATIONS": "8"},
+    # 3x48 (small's) publishing an exponential moving average of the trainer's weights
+    # (decay 0.999 per step: about the last 1,000 steps) instead of the weights of the
+    # step: the averaging a learning rate annealed to its end buys, without knowing when
+    # the run will be judged (anneal30 had to).
+    "smallema": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "3",
+                 "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "48",
+                 "CARTRIDGE_TRAINING_EMA_DECAY": "0.999"},
     # Connect Four's network at 5 blocks of 96 channels instead of 64: about 2.25x the
     # multiply-adds per position, for the Middle-Medium rate the network alone stopped
     # lowering from 60 minutes of the Gumbel 16 defaults' 2-hour curve. Half the steps on

@@ -76,6 +76,7 @@ def run_trainer(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         ({"lr": -1.0}, [], "training.lr"),
         ({}, ["--batch-size", "0"], "training.batch_size"),
         ({}, ["--device", "tpu"], "training.device"),
+        ({"ema_decay": 1.0}, [], "training.ema_decay"),
         ({"no_such_key": 1}, [], None),
     ],
 )

@@ -169,6 +169,7 @@ class TrainingSettings(Section):
     lr_schedule: bool = True
     lr_min_ratio: float = Field(ge=0, le=1)
     warmup_steps: int = Field(ge=0)
+    ema_decay: float = Field(default=0.0, ge=0, lt=1)
     amp: bool = True
     wait_interval: float = Field(gt=0)
     max_wait: float = Field(ge=0)

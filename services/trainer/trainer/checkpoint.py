@@ -2,7 +2,8 @@
 exactly where the last checkpoint left off.
 
 Model and optimiser state, the step (which is all the learning rate schedule
-depends on, see schedule.py) and the random number generator states. Loaded
+depends on, see schedule.py), the random number generator states and, with
+[training] ema_decay, the moving average of the weights (averaging.py). Loaded
 with `weights_only=True`: a checkpoint holds tensors and plain values, never
 pickled code.
 """
@@ -16,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from trainer.averaging import WeightAverage
 
 FORMAT = 1
 
@@ -34,6 +37,7 @@ class TrainingCheckpoint:
     torch_rng: torch.Tensor
     cuda_rng: list[torch.Tensor]  # one per device; empty without CUDA
     sampler_rng: dict[str, Any]  # numpy bit generator state of the batch sampler
+    average: dict[str, Any] | None = None  # WeightAverage.state(); None without ema_decay
 
 
 def capture(
@@ -44,6 +48,7 @@ def capture(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     sampler_rng: np.random.Generator,
+    average: WeightAverage | None = None,
 ) -> TrainingCheckpoint:
     # The prefetch thread draws from the sampler concurrently; its lock keeps the read whole.
     with sampler_rng.bit_generator.lock:
@@ -57,6 +62,7 @@ def capture(
         torch_rng=torch.get_rng_state(),
         cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
         sampler_rng=sampler_state,
+        average=None if average is None else average.state(),
     )
 
 
@@ -81,8 +87,12 @@ def restore(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
     sampler_rng: np.random.Generator,
+    average: WeightAverage | None = None,
 ) -> int:
-    """Load the state into freshly built objects; returns the step to continue from."""
+    """Load the state into freshly built objects; returns the step to continue from.
+
+    An `average` starts over from the restored weights where the checkpoint holds none
+    (written without ema_decay); one the checkpoint holds is ignored without `average`."""
     if checkpoint.env_id != env_id or checkpoint.network != dict(network):
         raise CheckpointMismatchError(
             f"checkpoint at step {checkpoint.step} is for {checkpoint.env_id} "
@@ -95,6 +105,11 @@ def restore(
     if checkpoint.cuda_rng and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(checkpoint.cuda_rng)
     sampler_rng.bit_generator.state = checkpoint.sampler_rng
+    if average is not None:
+        if checkpoint.average is None:
+            average.restart()
+        else:
+            average.load(checkpoint.average)
     return checkpoint.step
 
 

@@ -4,13 +4,15 @@
     2. resume    the latest checkpoint in the model store, if any
     3. wait      for the replay buffer to exist and hold min_positions
     4. prefetch  a background thread samples and augments batches
-    5. train     ratio gate -> batch -> lr -> forward/backward -> clip -> step;
+    5. train     ratio gate -> batch -> lr -> forward/backward -> clip -> step
+                 (-> the weights' moving average, with [training] ema_decay);
                  every checkpoint_interval: checkpoint + publish (fp32 ONNX, and int8
                  calibrated on the last positions trained on when the game's actors
                  play int8 or [training] publish_int8) + trim
     6. finish    a final checkpoint + publish (on --steps reached, SIGTERM or SIGINT)
 
-Published version N carries the step its weights come from. The first publish
+Published version N carries the step its weights come from: the network's own, or
+with ema_decay their moving average up to that step. The first publish
 happens at the first checkpoint_interval, not at step 0: until then actors
 self-play with the uniform evaluator, which is what an untrained network would
 approximate anyway, and every published model is a trained one.
@@ -41,6 +43,7 @@ from cartridge.network.quantize import QuantizationError, quantize_int8
 from cartridge.replay.base import ReplayStore
 from cartridge.threads import thread_count
 from trainer import checkpoint
+from trainer.averaging import WeightAverage
 from trainer.batches import ReplaySampler
 from trainer.calibration import RecentObservations
 from trainer.device import detect_device, memory_format
@@ -112,19 +115,23 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
     layout = memory_format(device)
     model = build_network(game, inputs.network).to(device, memory_format=layout)
     optimizer = make_optimizer(model, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    average = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    published = model if average is None else average.module
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input shapes: pick the fastest kernels
     precision = choose_autocast(model, game, device=device, amp=cfg.amp,
                                 batch_size=cfg.batch_size, lr=cfg.lr,
                                 weight_decay=cfg.weight_decay, grad_clip=cfg.grad_clip)
     dtype = precision.dtype
-    log.info("training %s on %s in %s, %s, seed %d, network %s, publishing %s",
+    log.info("training %s on %s in %s, %s, seed %d, network %s, publishing %s%s",
              game.id, device, precision.describe(), str(layout).removeprefix("torch."), seed,
-             network_dict, "fp32 and int8 models" if inputs.publish_int8 else "fp32 models")
+             network_dict, "fp32 and int8 models" if inputs.publish_int8 else "fp32 models",
+             "" if average is None else
+             f" of the weights' moving average (decay {average.decay})")
 
     # ---- 2. resume ------------------------------------------------------------
     step, resumed_version = _resume(inputs.models, game.id, network_dict, model, optimizer,
-                                    sampler_rng)
+                                    sampler_rng, average)
     last_saved = step
     metrics.step.set(step)
     if resumed_version is not None:
@@ -167,8 +174,9 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
         nonlocal last_saved
         started = time.perf_counter()
         state = checkpoint.capture(step=step, env_id=game.id, network=network_dict, model=model,
-                                   optimizer=optimizer, sampler_rng=sampler_rng)
-        onnx = export_onnx(model, game, inputs.network, step=step)  # from a CPU eval copy
+                                   optimizer=optimizer, sampler_rng=sampler_rng,
+                                   average=average)
+        onnx = export_onnx(published, game, inputs.network, step=step)  # a CPU eval copy
         quantizing = time.perf_counter()
         int8 = _quantized(onnx, recent, step) if inputs.publish_int8 else None
         done = time.perf_counter()
@@ -201,6 +209,8 @@ def _train(inputs: TrainerInputs, stop: threading.Event, metrics: TrainerMetrics
             policy_loss, value_loss = train_step(model, optimizer, batch, lr=lr,
                                                  grad_clip=cfg.grad_clip, device=device,
                                                  amp_dtype=dtype)
+            if average is not None:
+                average.update()
             step += 1
             meter.add(policy_loss, value_loss, cfg.batch_size)
             metrics.trained(step, cfg.batch_size)
@@ -245,6 +255,7 @@ def _resume(
     model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
     sampler_rng: np.random.Generator,
+    average: WeightAverage | None = None,
 ) -> tuple[int, int | None]:
     """(step, latest version) from the newest readable checkpoint; (0, None) on a fresh start.
 
@@ -257,7 +268,8 @@ def _resume(
             log.warning("skipping model version %d: %s", version, err)
             continue
         step = checkpoint.restore(state, env_id=env_id, network=network, model=model,
-                                  optimizer=optimizer, sampler_rng=sampler_rng)
+                                  optimizer=optimizer, sampler_rng=sampler_rng,
+                                  average=average)
         log.info("resumed from model version %d at step %d", version, step)
         return step, version
     log.info("no checkpoint in the model store: starting from step 0")
