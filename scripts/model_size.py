@@ -4,7 +4,8 @@ network, and what [storage] retention bounds the model store to.
     PYTHONPATH=services/trainer .venv/bin/python scripts/model_size.py --env connect4
 
 The checkpoint is measured after one optimiser step, so AdamW's two moments per
-weight are in it, as in every checkpoint the trainer publishes.
+weight are in it, as in every checkpoint the trainer publishes, and with [training]
+ema_decay the weights' moving average.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from cartridge.config.settings import load_settings
 from cartridge.games import get_game
 from cartridge.network import build_network, export_onnx
 from trainer import checkpoint
+from trainer.averaging import WeightAverage
 from trainer.optimise import make_optimizer
 
 log = logging.getLogger("model_size")
@@ -35,8 +37,10 @@ def main() -> None:
                                weight_decay=settings.training.weight_decay)
     sum(p.sum() for p in model.parameters()).backward()
     optimizer.step()
+    decay = settings.training.ema_decay
     state = checkpoint.capture(step=1, env_id=env_id, network=config.model_dump(), model=model,
-                               optimizer=optimizer, sampler_rng=np.random.default_rng(0))
+                               optimizer=optimizer, sampler_rng=np.random.default_rng(0),
+                               average=WeightAverage(model, decay) if decay > 0 else None)
     per_version = len(export_onnx(model, game, config, step=1)) + len(checkpoint.to_bytes(state))
     storage, training = settings.storage, settings.training
     published = training.steps // training.checkpoint_interval

@@ -7,9 +7,10 @@ average does that averaging at every step, whatever the run's length.
 
 The average covers every floating-point tensor of the state dict (weights and the
 batch-norm running statistics), so the averaged network is consistent on its own;
-integer buffers (batch norm's batch counters) are copied. The first updates use a
-smaller decay, (1 + n) / (10 + n) after n updates, so the average follows the network
-away from its random initialisation instead of lingering there for 1 / (1 - decay) steps.
+integer buffers (batch norm's batch counters) are copied. The n-th update uses the
+decay min(decay, (1 + n) / (10 + n)), so the average follows the network away from its
+random initialisation instead of lingering there for 1 / (1 - decay) steps (0.999 is
+reached after about 9,000 updates; before, the average spans roughly the last n / 9).
 """
 
 from __future__ import annotations
@@ -31,17 +32,14 @@ class WeightAverage:
         self.updates = 0
         self.module = copy.deepcopy(model).eval()
         self.module.requires_grad_(False)
-        theirs = model.state_dict()
-        mine = self.module.state_dict()
-        self._averaged = [(mine[k], theirs[k]) for k in mine if mine[k].is_floating_point()]
-        self._copied = [(mine[k], theirs[k]) for k in mine if not mine[k].is_floating_point()]
+        self._model = model
 
     def restart(self) -> None:
         """Start the average over from the model's current state (a resumed checkpoint
         that holds none)."""
         self.updates = 0
         with torch.no_grad():
-            for mine, theirs in self._averaged + self._copied:
+            for mine, theirs in self._pairs():
                 mine.copy_(theirs)
 
     def update(self) -> None:
@@ -49,10 +47,11 @@ class WeightAverage:
         self.updates += 1
         decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
         with torch.no_grad():
-            for mine, theirs in self._averaged:
-                mine.lerp_(theirs, 1.0 - decay)
-            for mine, theirs in self._copied:
-                mine.copy_(theirs)
+            for mine, theirs in self._pairs():
+                if mine.is_floating_point():
+                    mine.lerp_(theirs, 1.0 - decay)
+                else:
+                    mine.copy_(theirs)
 
     def state(self) -> dict[str, Any]:
         """The update count and the averaged state dict (on the CPU), for a checkpoint."""
@@ -63,3 +62,9 @@ class WeightAverage:
         """Restore what state() captured (the module keeps its own layout and device)."""
         self.updates = int(state["updates"])
         self.module.load_state_dict(state["weights"], strict=True)
+
+    def _pairs(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        # Looked up on every call, not kept: a tensor the model replaces (moved to another
+        # device or layout, loaded with assign=True) would otherwise freeze the average.
+        theirs = self._model.state_dict()
+        return [(mine, theirs[name]) for name, mine in self.module.state_dict().items()]

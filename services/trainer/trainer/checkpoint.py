@@ -20,7 +20,9 @@ from torch import nn
 
 from trainer.averaging import WeightAverage
 
-FORMAT = 1
+# 2 adds the weights' moving average; a checkpoint without one is still written as 1,
+# which trainers from before ema_decay read.
+FORMAT = 2
 
 
 class CheckpointMismatchError(ValueError):
@@ -68,14 +70,17 @@ def capture(
 
 def to_bytes(checkpoint: TrainingCheckpoint) -> bytes:
     buffer = io.BytesIO()
-    torch.save({"format": FORMAT, **checkpoint.__dict__}, buffer)
+    fields = dict(checkpoint.__dict__)
+    if fields["average"] is None:
+        del fields["average"]
+    torch.save({"format": FORMAT if "average" in fields else 1, **fields}, buffer)
     return buffer.getvalue()
 
 
 def from_bytes(data: bytes) -> TrainingCheckpoint:
     raw = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    if raw.pop("format", None) != FORMAT:
-        raise ValueError(f"unsupported checkpoint format (expected {FORMAT})")
+    if raw.pop("format", None) not in (1, FORMAT):
+        raise ValueError(f"unsupported checkpoint format (expected 1 to {FORMAT})")
     return TrainingCheckpoint(**raw)
 
 
