@@ -60,8 +60,10 @@ def test_starts_are_appended_and_another_game_or_network_is_refused(tmp_path: Pa
         facts.check_compatible(run, connect4)
     wider = facts.start_facts(settings_for(tmp_path, network={
         "tictactoe": {"kind": "mlp", "blocks": 2, "channels": 64}}), Path("c"))
-    with pytest.raises(facts.RunDirMismatchError, match=r"'channels': 128.*'channels': 64"):
+    with pytest.raises(facts.RunDirMismatchError, match=r"'channels': 128.*'channels': 64") as err:
         facts.check_compatible(run, wider)
+    # the way back to the run's own shape, e.g. after a default changed
+    assert f"--config {run.config}" in str(err.value)
 
 
 def test_the_trainer_takes_the_run_facts_from_meta_json_else_its_own(tmp_path: Path) -> None:

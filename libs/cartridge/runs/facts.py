@@ -98,7 +98,8 @@ def check_compatible(run: RunDir, facts: dict[str, Any]) -> None:
         raise RunDirMismatchError(
             f"run directory {run.path} belongs to game {first.get('game')} with network "
             f"{first.get('network')}; this run asks for game {facts['game']} with network "
-            f"{facts['network']}. Choose another --run-dir (or remove that one)."
+            f"{facts['network']}. Resume it with the settings it started with "
+            f"(--config {run.config}), or choose another --run-dir (or remove that one)."
         )
 
 
