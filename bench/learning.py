@@ -80,9 +80,14 @@ CURVE_MINUTES = {"connect4": "10,20,30", "othello": "10,20,30"}
 SEARCH_GAMES = ("TICTACTOE", "CONNECT4", "OTHELLO")
 # Configurations the learning sections compare (BENCH_LEARNING_CONFIGS picks them,
 # comma-separated; default "defaults"): CARTRIDGE_* changes to config.toml. The README's
-# puct200, gumbel32, pcr and fp32 curves ran before Connect Four's actors played int8.
+# puct200, gumbel32, pcr and fp32 curves ran before Connect Four's actors played int8,
+# and every Connect Four curve before 2026-12-07 with the 5x64 network (net5x64's).
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
+    # Connect Four's network at 5 blocks of 64 channels, its default before 3x48 and
+    # still the GPU switches' (config.toml).
+    "net5x64": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "5",
+                "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "64"},
     # AlphaZero's search as every game trained before its [selfplay.<game>] table chose
     # Gumbel: PUCT at 200 simulations ([mcts]'s).
     "puct200": {f"CARTRIDGE_SELFPLAY_{game}_{key}": value
@@ -128,7 +133,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "anneal30": {"CARTRIDGE_TRAINING_STEPS": "17000", "CARTRIDGE_TRAINING_WHEN_DONE": "idle"},
     # Connect Four's network at 3 blocks of 48 channels instead of 5 of 64: about a third
     # of the multiply-adds per position, for a trainer that bounds the run (on a CPU
-    # without bf16 it trains a sixth of the steps it does with AMX).
+    # without bf16 it trains a sixth of the steps it does with AMX). Won 45-minute pairs
+    # against 5x64 on a float32 and on a bf16 trainer (README): the default since.
     "small": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "3",
               "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "48"},
     # 3x48 (small's) with self-play at 8 simulations (m = 4: 1 then 2 visits per considered
@@ -151,7 +157,7 @@ CONFIGS: dict[str, dict[str, str]] = {
     # lowering from 60 minutes of the Gumbel 16 defaults' 2-hour curve. Half the steps on
     # a 2-core bf16 CPU, and lost head to head at every minute of a 45-minute pair
     # (21-75, README): not adopted.
-    "wide": {"CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "96"},
+    "wide": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "5", "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "96"},
     # The replay window at 100,000 positions, its default before 500,000: with int8 Gumbel
     # self-play on 2 cores about the last 3 minutes of games. (The 500,000 curve ran as
     # "window500k" before it became the default.)

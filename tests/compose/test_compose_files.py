@@ -141,6 +141,11 @@ def test_gpu_switches_reserve_devices_for_the_trainer() -> None:
     rocm = load("docker-compose.rocm.yml")["services"]
     assert set(rocm) == {"trainer"}
     assert {"/dev/kfd", "/dev/dri"} <= set(rocm["trainer"]["devices"])
+    # config.toml's Connect Four network (3x48) is for CPU trainers; a GPU trainer gets 5x64.
+    for switch in (nvidia, rocm):
+        env = environment(switch["trainer"])
+        assert (env["CARTRIDGE_NETWORK_CONNECT4_BLOCKS"],
+                env["CARTRIDGE_NETWORK_CONNECT4_CHANNELS"]) == ("5", "64")
 
 
 # ---- Prometheus ---------------------------------------------------------------------------

@@ -56,7 +56,7 @@ def test_nested_environment_variable_sets_one_key_of_one_game() -> None:
     assert settings.network.connect4.blocks == 7
     # The rest of [network.connect4] and the other games come from the file.
     assert settings.network.connect4.kind == "resnet"
-    assert settings.network.connect4.channels == 64
+    assert settings.network.connect4.channels == 48
     assert settings.network.othello.blocks == 6
     assert settings.network.tictactoe.blocks == 2
 

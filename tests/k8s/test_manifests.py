@@ -167,6 +167,16 @@ def test_gpu_overlays_reserve_their_devices() -> None:
     assert dev_actor["spec"]["replicas"] == 2
 
 
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_gpu_trainers_train_the_larger_connect4_network(overlay: str) -> None:
+    """config.toml's Connect Four network (3x48) is for CPU trainers; GPU overlays set 5x64."""
+    trainer = named(render(str(K8S / "overlays" / overlay)), "Deployment", "trainer")
+    env = {e["name"]: e.get("value") for e in pod_spec(trainer)["containers"][0].get("env", [])}
+    shape = (env.get("CARTRIDGE_NETWORK_CONNECT4_BLOCKS"),
+             env.get("CARTRIDGE_NETWORK_CONNECT4_CHANNELS"))
+    assert shape == (("5", "64") if overlay in {"prod", "rocm"} else (None, None))
+
+
 def test_base_has_one_workload_per_file_and_the_stores() -> None:
     objects = render(str(K8S / "base"))
     kinds = {(o["kind"], o["metadata"]["name"]) for o in objects}

@@ -13,7 +13,7 @@ ONNX Runtime's `quantize_static`, set up for CPU self-play:
 
 The model goes through ONNX Runtime's quantization pre-processing first (shape
 inference and graph optimisation, as its documentation asks). Measured on a trained
-default Connect Four network (5x64 resnet) on a busy 2-core AVX2 machine without VNNI:
+Connect Four network (5x64 resnet) on a busy 2-core AVX2 machine without VNNI:
 this QDQ uint8/int8 form ran about 1.7x the fp32 model's evaluations per second at
 batch 128, QOperator and int8 activations slower (bench/int8.py). The fp32 model's
 metadata (game, shape, step; see cartridge.network.export) is carried over and
