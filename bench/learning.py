@@ -134,7 +134,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     # Connect Four's network at 3 blocks of 48 channels instead of 5 of 64: about a third
     # of the multiply-adds per position, for a trainer that bounds the run (on a CPU
     # without bf16 it trains a sixth of the steps it does with AMX). Won 45-minute pairs
-    # against 5x64 on a float32 and on a bf16 trainer (README): the default since.
+    # against 5x64 on a float32 and on a bf16 trainer (README): the default since, so now
+    # the same run as "defaults", kept under the name the README's curves give it.
     "small": {"CARTRIDGE_NETWORK_CONNECT4_BLOCKS": "3",
               "CARTRIDGE_NETWORK_CONNECT4_CHANNELS": "48"},
     # 3x48 (small's) with self-play at 8 simulations (m = 4: 1 then 2 visits per considered

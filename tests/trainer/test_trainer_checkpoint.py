@@ -83,7 +83,9 @@ def test_a_checkpoint_of_another_network_is_refused() -> None:
                                sampler_rng=np.random.default_rng())
     bigger = NetworkConfig(kind="resnet", blocks=2, channels=8)
     other = build_network(get_game("connect4"), bigger)
-    with pytest.raises(checkpoint.CheckpointMismatchError, match="blocks"):
+    # names both shapes and the keys that resume the checkpoint's (e.g. after a default changed)
+    with pytest.raises(checkpoint.CheckpointMismatchError,
+                       match=r"'blocks': 1.*'blocks': 2.*CARTRIDGE_NETWORK_CONNECT4_\*"):
         checkpoint.restore(state, env_id="connect4", network=bigger.model_dump(), model=other,
                            optimizer=make_optimizer(other, lr=1e-3, weight_decay=0.0),
                            sampler_rng=np.random.default_rng())

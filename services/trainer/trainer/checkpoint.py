@@ -101,7 +101,10 @@ def restore(
     if checkpoint.env_id != env_id or checkpoint.network != dict(network):
         raise CheckpointMismatchError(
             f"checkpoint at step {checkpoint.step} is for {checkpoint.env_id} "
-            f"network {checkpoint.network}; configuration says {env_id} network {network}"
+            f"network {checkpoint.network}; configuration says {env_id} network {network}. "
+            f"To go on with it, set [network.{checkpoint.env_id}] (or the "
+            f"CARTRIDGE_NETWORK_{checkpoint.env_id.upper()}_* variables) to its network; "
+            f"to start over, give the trainer a model store without checkpoints"
         )
     model.load_state_dict(checkpoint.model)
     optimizer.load_state_dict(checkpoint.optimizer)
