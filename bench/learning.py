@@ -15,13 +15,14 @@ for Connect Four), whatever search the configuration trains with.
   stops at the perfect network, or after TICTACTOE_LIMIT_S.
 - connect4: at 10, 20 and 30 minutes (BENCH_CONNECT4_MINUTES) the newest model is
   copied to build/bench-learning-connect4/<config>/, with every process's CPU seconds
-  by role and the trainer's share of time at the ratio gate so far; after the run each
-  copy is judged with the machine to itself: wrong-outcome rates on Pons' sets
-  (../shared/connect4/moves.jsonl) and on the project's own labelled set
-  (build/connect4_positions.jsonl, when made by scripts/connect4_positions.py), for
-  the network alone and with search. Then every snapshot of every curve kept in
-  results.json is rated in one pool with the anchors (`rate_pool`), so the curves
-  share one Elo scale.
+  by role and the trainer's share of time at the ratio gate so far (curve.json, saved at
+  each snapshot; a run whose trainer reaches [training] steps first ends its curve with
+  the last model, `trainer_finished`); after the run each copy is judged with the
+  machine to itself: wrong-outcome rates on Pons' sets (../shared/connect4/moves.jsonl)
+  and on the project's own labelled set (build/connect4_positions.jsonl, when made by
+  scripts/connect4_positions.py), for the network alone and with search. Then every
+  snapshot of every curve kept in results.json is rated in one pool with the anchors
+  (`rate_pool`), so the curves share one Elo scale.
 - othello (`learning_othello`): the same curves at BENCH_OTHELLO_MINUTES; no labelled
   positions exist for Othello, so the rating pool (anchors, predecessors and the other
   curves' snapshots of the same minute) is the whole judgement.
@@ -331,7 +332,8 @@ def tictactoe(changes: dict[str, str], limit_s: float = TICTACTOE_LIMIT_S) -> di
 def learning_curve(env_id: str, name: str, changes: dict[str, str],
                    checkpoints_s: tuple[float, ...]) -> dict[str, Any]:
     """`cartridge run` of one game with one configuration, keeping the newest model at
-    each checkpoint; the curve is saved (curve.json beside the models) before judging."""
+    each checkpoint; the curve is saved (curve.json beside the models) at each snapshot.
+    A run whose trainer reaches `[training] steps` first ends the curve there."""
     out = _snapshots(env_id) / name
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
@@ -341,16 +343,16 @@ def learning_curve(env_id: str, name: str, changes: dict[str, str],
         "changes": changes, "search": _trained_search(changes, env_id),
         "actor_precision": _actor_precision(changes, env_id), "machine": machine.describe()}
     snapshots: list[dict[str, Any]] = []
+    curve["snapshots"] = snapshots
     with _training_run(env_id, changes) as (store, process, started):
         for checkpoint in checkpoints_s:
-            while time.time() - started < checkpoint:
-                time.sleep(2.0)
-                _alive(process)
+            finished = _run_until(started + checkpoint, process)
             info = store.latest()
             progress = _read_json(store.root.parent / "status.json")
             trainer_stats = _read_json(store.root.parent / "stats.json")
             curve["training_autocast"] = trainer_stats.get("autocast")
-            cpu_s = cpu_seconds_by_role(process.pid)
+            # A finished run's processes are gone, and their CPU seconds with them.
+            cpu_s = None if finished else cpu_seconds_by_role(process.pid)
             if info is None:
                 snapshots.append({"minutes": checkpoint / 60, "version": None})
                 continue
@@ -363,11 +365,17 @@ def learning_curve(env_id: str, name: str, changes: dict[str, str],
                 # Where the CPU went: the trainer's share of wall time at the ratio
                 # gate, and each process's CPU seconds so far.
                 "ratio_wait_share": trainer_stats.get("ratio_wait_share"), "cpu_s": cpu_s,
-                "model": str(path.relative_to(REPO))})
+                "trainer_finished": finished, "model": str(path.relative_to(REPO))})
             log.info("%s: %g min: v%d (step %d), %s games, CPU seconds %s", name,
                      checkpoint / 60, info.version, info.step, progress.get("games"), cpu_s)
-    curve["snapshots"] = snapshots
-    (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
+            # Saved at every snapshot: a run that fails later keeps what it measured
+            # for BENCH_<GAME>_JUDGE_ONLY.
+            (out / "curve.json").write_text(json.dumps(curve, indent=2) + "\n")
+            if finished:  # the model no longer changes: later snapshots would repeat it
+                log.warning("%s: the trainer finished [training] steps (step %d) before "
+                            "%g minutes: this is the curve's last snapshot", name,
+                            info.step, checkpoint / 60)
+                break
     return curve
 
 
@@ -519,6 +527,19 @@ def _start_run(env_id: str, data: Path, changes: dict[str, str]) -> subprocess.P
          "--env", env_id, "--data-dir", str(data)],
         env={**environ, **changes}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+
+
+def _run_until(deadline: float, process: subprocess.Popen[bytes],
+               poll_s: float = 2.0) -> bool:
+    """Wait for `deadline` (time.time()) while the run trains. True when it ended
+    before, as `cartridge run` does once the trainer reaches `[training] steps` (a
+    2-hour curve of a small network on a fast CPU can); an error on any other exit."""
+    while time.time() < deadline:
+        time.sleep(poll_s)
+        if process.poll() == 0:
+            return True
+        _alive(process)
+    return False
 
 
 def _alive(process: subprocess.Popen[bytes]) -> None:
