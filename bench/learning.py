@@ -165,7 +165,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     # "window500k" before it became the default.)
     "window100k": {"CARTRIDGE_REPLAY_WINDOW": "100000"},
     # Value targets the mean of the game's result and the search's root value
-    # ([selfplay] search_value_weight = 0.5) instead of the result alone.
+    # ([selfplay] search_value_weight = 0.5) instead of the result alone. Behind head to
+    # head over 45-minute pairs with 5x64 (45.5-50.5) and 3x48 (26.5-69.5, README): not adopted.
     "valuemix": {"CARTRIDGE_SELFPLAY_SEARCH_VALUE_WEIGHT": "0.5"},
     # The train/data ratio at 2 samples per position instead of 8: the bf16 trainer
     # (about 4 per position at 45 minutes here, never waiting at 8) waits for self-play,
