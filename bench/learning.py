@@ -168,6 +168,10 @@ CONFIGS: dict[str, dict[str, str]] = {
     # ([selfplay] search_value_weight = 0.5) instead of the result alone. Behind head to
     # head over 45-minute pairs with 5x64 (45.5-50.5) and 3x48 (26.5-69.5, README): not adopted.
     "valuemix": {"CARTRIDGE_SELFPLAY_SEARCH_VALUE_WEIGHT": "0.5"},
+    # A win/draw/loss value head ([network.connect4] value_head = "wdl") instead of the
+    # tanh one: the 45-minute 3x48 model's wrong moves were mostly in drawn positions,
+    # whose value its scalar head got wrong most often (README).
+    "wdl": {"CARTRIDGE_NETWORK_CONNECT4_VALUE_HEAD": "wdl"},
     # The train/data ratio at 2 samples per position instead of 8: the bf16 trainer
     # (about 4 per position at 45 minutes here, never waiting at 8) waits for self-play,
     # and the actors get its CPU time.

@@ -13,11 +13,18 @@ import torch
 from cartridge.config.settings import NetworkConfig
 from cartridge.games import GAME_IDS, get_game
 from cartridge.network import build_network, export_onnx
+from cartridge.network.model import expected_value
 
 CONFIGS = [
     NetworkConfig(kind="resnet", blocks=3, channels=32),
     NetworkConfig(kind="mlp", blocks=2, channels=64),
+    NetworkConfig(kind="resnet", blocks=2, channels=32, value_head="wdl"),
+    NetworkConfig(kind="mlp", blocks=2, channels=64, value_head="wdl"),
 ]
+
+
+def config_id(config: NetworkConfig) -> str:
+    return f"{config.kind}-{config.value_head}"
 
 
 def randomise(model: torch.nn.Module, calibration: np.ndarray, seed: int = 0) -> torch.nn.Module:
@@ -44,7 +51,7 @@ def session(data: bytes) -> ort.InferenceSession:
     return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.kind)
+@pytest.mark.parametrize("config", CONFIGS, ids=config_id)
 @pytest.mark.parametrize("game_id", GAME_IDS)
 def test_onnx_runtime_agrees_with_pytorch(game_id, config, random_positions):
     torch.manual_seed(0)
@@ -54,7 +61,9 @@ def test_onnx_runtime_agrees_with_pytorch(game_id, config, random_positions):
     for batch in (1, 7, 256):
         obs, _ = random_positions(game, batch, seed=batch)
         with torch.no_grad():
-            want_logits, want_value = (t.numpy() for t in model(torch.from_numpy(obs)))
+            want_logits, value_output = model(torch.from_numpy(obs))
+        # A win/draw/loss head exports as its expected value, P(win) - P(loss).
+        want_logits, want_value = want_logits.numpy(), expected_value(value_output).numpy()
         logits, value = sess.run(["policy_logits", "value"], {"observations": obs})
         assert logits.shape == (batch, game.num_actions)
         assert value.shape == (batch,)
@@ -64,9 +73,11 @@ def test_onnx_runtime_agrees_with_pytorch(game_id, config, random_positions):
         np.testing.assert_allclose(value, want_value, atol=1e-4, rtol=1e-4)
 
 
-def test_graph_signature_and_metadata():
+@pytest.mark.parametrize("value_head", ["scalar", "wdl"])
+def test_graph_signature_and_metadata(value_head):
+    """Either value head gives the same graph signature: readers of models never know."""
     game = get_game("connect4")
-    config = NetworkConfig(kind="resnet", blocks=2, channels=16)
+    config = NetworkConfig(kind="resnet", blocks=2, channels=16, value_head=value_head)
     proto = onnx.load_from_string(export_onnx(build_network(game, config), game, config, step=42))
     onnx.checker.check_model(proto)
 

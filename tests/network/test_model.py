@@ -8,11 +8,18 @@ import torch
 from cartridge.config.settings import NetworkConfig
 from cartridge.games import GAME_IDS, get_game
 from cartridge.network import build_network
+from cartridge.network.model import expected_value
 
 CONFIGS = [
     NetworkConfig(kind="resnet", blocks=2, channels=16),
     NetworkConfig(kind="mlp", blocks=2, channels=32),
+    NetworkConfig(kind="resnet", blocks=2, channels=16, value_head="wdl"),
+    NetworkConfig(kind="mlp", blocks=2, channels=32, value_head="wdl"),
 ]
+
+
+def config_id(config: NetworkConfig) -> str:
+    return f"{config.kind}-{config.value_head}"
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +29,7 @@ def seeded_torch() -> None:
     torch.manual_seed(0)
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.kind)
+@pytest.mark.parametrize("config", CONFIGS, ids=config_id)
 @pytest.mark.parametrize("game_id", GAME_IDS)
 def test_shapes_and_value_range(game_id, config, random_positions):
     game = get_game(game_id)
@@ -30,25 +37,25 @@ def test_shapes_and_value_range(game_id, config, random_positions):
     obs, _ = random_positions(game, 9)
     for training in (True, False):
         model.train(training)
-        logits, value = model(torch.from_numpy(obs))
+        logits, value_output = model(torch.from_numpy(obs))
         assert logits.shape == (9, game.num_actions)
-        assert value.shape == (9,)
-        assert logits.dtype == value.dtype == torch.float32
-        assert torch.all(value.abs() <= 1)
+        assert value_output.shape == ((9,) if config.value_head == "scalar" else (9, 3))
+        assert logits.dtype == value_output.dtype == torch.float32
+        assert torch.all(expected_value(value_output).abs() <= 1)
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.kind)
+@pytest.mark.parametrize("config", CONFIGS, ids=config_id)
 def test_fresh_network_is_close_to_uniform(config, random_positions):
     game = get_game("connect4")
     model = build_network(game, config).eval()
     obs, _ = random_positions(game, 16)
     with torch.no_grad():
-        logits, value = model(torch.from_numpy(obs))
+        logits, value_output = model(torch.from_numpy(obs))
     assert torch.softmax(logits, 1).sub(1 / game.num_actions).abs().max() < 0.02
-    assert value.abs().max() < 0.1
+    assert expected_value(value_output).abs().max() < 0.1
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.kind)
+@pytest.mark.parametrize("config", CONFIGS, ids=config_id)
 def test_every_parameter_gets_a_gradient(config, random_positions):
     game = get_game("othello")
     model = build_network(game, config).train()
@@ -58,9 +65,9 @@ def test_every_parameter_gets_a_gradient(config, random_positions):
     optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
     for _ in range(2):
         optimiser.zero_grad()
-        logits, value = model(torch.from_numpy(obs))
+        logits, value_output = model(torch.from_numpy(obs))
         loss = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
-        loss = loss + (value - 0.5).pow(2).mean()
+        loss = loss + (expected_value(value_output) - 0.5).pow(2).mean()
         loss.backward()
         optimiser.step()
     missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.any()]

@@ -66,6 +66,21 @@ def test_starts_are_appended_and_another_game_or_network_is_refused(tmp_path: Pa
     assert f"--config {run.config}" in str(err.value)
 
 
+def test_a_run_started_before_value_head_goes_on_with_a_scalar_head(tmp_path: Path) -> None:
+    """Runs recorded before [network] value_head existed were scalar-headed."""
+    run = RunDir(tmp_path)
+    first = facts.start_facts(settings_for(tmp_path), tmp_path / "c.toml")
+    recorded = dict(first["network"])
+    del recorded["value_head"]
+    facts.append_start(run, {**first, "network": recorded})
+    facts.check_compatible(run, first)
+    wdl = facts.start_facts(settings_for(tmp_path, network={
+        "tictactoe": {"kind": "mlp", "blocks": 2, "channels": 128, "value_head": "wdl"}}),
+        Path("c"))
+    with pytest.raises(facts.RunDirMismatchError, match=r"'value_head': 'wdl'"):
+        facts.check_compatible(run, wdl)
+
+
 def test_the_trainer_takes_the_run_facts_from_meta_json_else_its_own(tmp_path: Path) -> None:
     from trainer.wiring import run_facts
 

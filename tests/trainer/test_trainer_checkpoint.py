@@ -91,6 +91,28 @@ def test_a_checkpoint_of_another_network_is_refused() -> None:
                            sampler_rng=np.random.default_rng())
 
 
+def test_a_checkpoint_from_before_value_head_resumes_as_a_scalar_head() -> None:
+    """Checkpoints written before [network] value_head existed record no value_head: they
+    were scalar-headed, so a scalar configuration resumes them and a wdl one is refused."""
+    model, optimizer = trained(steps=1)
+    recorded = NETWORK.model_dump()
+    del recorded["value_head"]
+    state = checkpoint.capture(step=1, env_id="connect4", network=recorded, model=model,
+                               optimizer=optimizer, sampler_rng=np.random.default_rng())
+    fresh = build_network(get_game("connect4"), NETWORK)
+    step = checkpoint.restore(state, env_id="connect4", network=NETWORK.model_dump(),
+                              model=fresh, optimizer=make_optimizer(fresh, lr=1e-3,
+                                                                    weight_decay=0.0),
+                              sampler_rng=np.random.default_rng())
+    assert step == 1
+    wdl = NetworkConfig(kind="resnet", blocks=1, channels=8, value_head="wdl")
+    other = build_network(get_game("connect4"), wdl)
+    with pytest.raises(checkpoint.CheckpointMismatchError, match="'value_head': 'wdl'"):
+        checkpoint.restore(state, env_id="connect4", network=wdl.model_dump(), model=other,
+                           optimizer=make_optimizer(other, lr=1e-3, weight_decay=0.0),
+                           sampler_rng=np.random.default_rng())
+
+
 def test_synthetic_games_are_consistent() -> None:
     record = synthetic_game("connect4", np.random.default_rng(0))
     assert np.allclose(record.policies.sum(axis=1), 1.0)

@@ -65,11 +65,24 @@ class CommonSettings(Section):
 
 class NetworkConfig(Section):
     """kind "resnet": `blocks` residual blocks of `channels` 3x3 conv channels.
-    kind "mlp": `blocks` hidden layers of `channels` units."""
+    kind "mlp": `blocks` hidden layers of `channels` units.
+    value_head "scalar": one tanh output trained on squared error; "wdl": win/draw/loss
+    logits trained on cross-entropy. Exported models give a scalar value either way."""
 
     kind: Literal["resnet", "mlp"]
     blocks: int = Field(ge=1, le=64)
     channels: int = Field(ge=4, le=1024)
+    value_head: Literal["scalar", "wdl"] = "scalar"
+
+
+def network_with_defaults(network: Any) -> Any:
+    """A network shape recorded earlier (a checkpoint's, a run's first start) with the
+    keys added to NetworkConfig since (value_head) at their defaults, which is what it
+    was built with; as it is if it is not a valid shape. Comparable with model_dump()."""
+    try:
+        return NetworkConfig.model_validate(network).model_dump()
+    except ValidationError:
+        return network
 
 
 class NetworkSettings(Section):

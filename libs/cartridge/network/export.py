@@ -2,6 +2,8 @@
 
 The graph has one input `observations` [batch, C, H, W] float32 with a dynamic
 batch axis and two outputs, `policy_logits` [batch, A] and `value` [batch].
+A win/draw/loss value head is exported as its expected value, P(win) - P(loss), so
+every reader of models sees the same scalar `value` whatever head trained it.
 `metadata_props` carry what a loader needs to refuse a model built for another
 game or shape (the format's names live in cartridge.inference.onnx).
 
@@ -34,7 +36,7 @@ from cartridge.inference.onnx import (
     METADATA_STEP,
     OUTPUT_NAMES,
 )
-from cartridge.network.model import build_network
+from cartridge.network.model import build_network, expected_value
 
 log = logging.getLogger(__name__)
 
@@ -89,4 +91,16 @@ def _cpu_eval_copy(model: nn.Module, game: Game, config: NetworkConfig) -> nn.Mo
              for name, tensor in source.state_dict().items()}
     # Strict: a model that does not match `config` is a bug, not something to export.
     snapshot.load_state_dict(state, strict=True)
-    return snapshot.eval()
+    return _ScalarValue(snapshot.eval())
+
+
+class _ScalarValue(nn.Module):
+    """The network with its value output as the scalar searches read."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, value_output = self.network(obs)
+        return logits, expected_value(value_output)

@@ -1,9 +1,11 @@
 """The policy/value network: a residual conv trunk (board games) or a small MLP (tic-tac-toe).
 
-Both map observations [B, C, H, W] float32 to (policy_logits [B, A], value [B])
-with the value squashed by tanh into [-1, 1], from the side to move's point of
-view. Layout follows AlphaZero: 3x3 conv stem, residual blocks, a 2-filter
-policy head and a 1-filter value head.
+Both map observations [B, C, H, W] float32 to (policy_logits [B, A], value output),
+from the side to move's point of view. The value output is, by `value_head`, either a
+value [B] squashed by tanh into [-1, 1] ("scalar") or win/draw/loss logits [B, 3]
+("wdl"; `expected_value` turns them into the scalar that searches read). Layout follows
+AlphaZero: 3x3 conv stem, residual blocks, a 2-filter policy head and a 1-filter value
+head.
 """
 
 from __future__ import annotations
@@ -17,15 +19,33 @@ from cartridge.games.base import Game
 # Filters of the 1x1 convolutions that open each head (the AlphaZero paper's sizes).
 _POLICY_FILTERS = 2
 _VALUE_FILTERS = 1
+# Outputs of each value head kind; "wdl" classes in the order win, draw, loss.
+_VALUE_OUTPUTS = {"scalar": 1, "wdl": 3}
 
 
 def build_network(game: Game, config: NetworkConfig) -> nn.Module:
     """A freshly initialised network for `game` shaped by `config`."""
+    shape = (game.observation_shape, game.num_actions, config.blocks, config.channels,
+             config.value_head)
     if config.kind == "resnet":
-        return ResNet(game.observation_shape, game.num_actions, config.blocks, config.channels)
+        return ResNet(*shape)
     if config.kind == "mlp":
-        return Mlp(game.observation_shape, game.num_actions, config.blocks, config.channels)
+        return Mlp(*shape)
     raise ValueError(f"unknown network kind {config.kind!r}; expected 'resnet' or 'mlp'")
+
+
+def expected_value(value_output: torch.Tensor) -> torch.Tensor:
+    """The value in [-1, 1] a network's value output stands for: the output itself from a
+    scalar head [B], P(win) - P(loss) from a win/draw/loss head's logits [B, 3]."""
+    if value_output.ndim == 1:
+        return value_output
+    probabilities = torch.softmax(value_output, dim=1)
+    return probabilities[:, 0] - probabilities[:, 2]
+
+
+def _value_activation(raw: torch.Tensor, value_head: str) -> torch.Tensor:
+    """[B, 1] -> tanh value [B] for a scalar head; [B, 3] logits pass unchanged."""
+    return torch.tanh(raw).squeeze(1) if value_head == "scalar" else raw
 
 
 def _conv_bn(in_channels: int, out_channels: int, kernel: int) -> nn.Sequential:
@@ -58,8 +78,10 @@ class ResNet(nn.Module):
         num_actions: int,
         blocks: int,
         channels: int,
+        value_head: str,
     ) -> None:
         super().__init__()
+        self.value_head = value_head
         in_channels, height, width = observation_shape
         cells = height * width
         self.stem = _conv_bn(in_channels, channels, 3)
@@ -68,7 +90,7 @@ class ResNet(nn.Module):
         self.policy_out = nn.Linear(_POLICY_FILTERS * cells, num_actions)
         self.value_conv = _conv_bn(channels, _VALUE_FILTERS, 1)
         self.value_hidden = nn.Linear(_VALUE_FILTERS * cells, channels)
-        self.value_out = nn.Linear(channels, 1)
+        self.value_out = nn.Linear(channels, _VALUE_OUTPUTS[value_head])
         _init_weights(self)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -76,7 +98,7 @@ class ResNet(nn.Module):
         # flatten (not view) copes with channels_last memory layout.
         policy = self.policy_out(torch.flatten(torch.relu(self.policy_conv(x)), 1))  # [B, A]
         v = torch.relu(self.value_hidden(torch.flatten(torch.relu(self.value_conv(x)), 1)))
-        value = torch.tanh(self.value_out(v)).squeeze(1)  # [B]
+        value = _value_activation(self.value_out(v), self.value_head)  # [B] or [B, 3]
         # Under bfloat16 autocast the heads come out in bf16; losses want float32.
         return policy.float(), value.float()
 
@@ -90,21 +112,23 @@ class Mlp(nn.Module):
         num_actions: int,
         blocks: int,
         channels: int,
+        value_head: str,
     ) -> None:
         super().__init__()
+        self.value_head = value_head
         in_features = observation_shape[0] * observation_shape[1] * observation_shape[2]
         layers: list[nn.Module] = []
         for i in range(blocks):
             layers += [nn.Linear(in_features if i == 0 else channels, channels), nn.ReLU()]
         self.body = nn.Sequential(*layers)
         self.policy_out = nn.Linear(channels, num_actions)
-        self.value_out = nn.Linear(channels, 1)
+        self.value_out = nn.Linear(channels, _VALUE_OUTPUTS[value_head])
         _init_weights(self)
 
     def forward(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.body(torch.flatten(obs, 1))  # [B, channels]
         policy = self.policy_out(x)  # [B, A]
-        value = torch.tanh(self.value_out(x)).squeeze(1)  # [B]
+        value = _value_activation(self.value_out(x), self.value_head)  # [B] or [B, 3]
         return policy.float(), value.float()
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cartridge.atomic import write_json_atomic as write_json
-from cartridge.config.settings import Settings
+from cartridge.config.settings import Settings, network_with_defaults
 from cartridge.runs.layout import RunDir, read_json
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,8 @@ def check_compatible(run: RunDir, facts: dict[str, Any]) -> None:
     if not starts:
         return
     first = starts[0]
-    if (first.get("game"), first.get("network")) != (facts["game"], facts["network"]):
+    recorded = network_with_defaults(first.get("network"))
+    if (first.get("game"), recorded) != (facts["game"], facts["network"]):
         raise RunDirMismatchError(
             f"run directory {run.path} belongs to game {first.get('game')} with network "
             f"{first.get('network')}; this run asks for game {facts['game']} with network "

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cartridge.config.settings import network_with_defaults
 from trainer.averaging import WeightAverage
 
 # 2 adds the weights' moving average; a checkpoint without one is still written as 1,
@@ -98,7 +99,7 @@ def restore(
 
     An `average` starts over from the restored weights where the checkpoint holds none
     (written without ema_decay); one the checkpoint holds is ignored without `average`."""
-    if checkpoint.env_id != env_id or checkpoint.network != dict(network):
+    if checkpoint.env_id != env_id or network_with_defaults(checkpoint.network) != dict(network):
         raise CheckpointMismatchError(
             f"checkpoint at step {checkpoint.step} is for {checkpoint.env_id} "
             f"network {checkpoint.network}; configuration says {env_id} network {network}. "
