@@ -14,8 +14,10 @@ import pytest
 from cartridge.arena.anchors import make_anchor
 from cartridge.arena.connect4_benchmark import (
     LabelledPosition,
+    choose_columns,
     connect4_benchmark,
     load_labelled_positions,
+    tally_mistakes,
 )
 from cartridge.games import get_game
 from tests.arena.helpers import late_positions
@@ -69,6 +71,23 @@ def test_stages_and_mistakes_follow_the_rules() -> None:
     lost = LabelledPosition((3,), (-1, -2, -3, -1, -2, -3, -1))
     assert not any(lost.is_mistake(c) for c in range(7)) and not lost.decisive
     assert beginning.decisive
+    assert (lost.outcome, beginning.outcome) == ("lost", "drawn")
+    assert LabelledPosition((3,), (-1, 2, 0, -1, -2, -3, -1)).outcome == "won"
+
+
+def test_mistakes_tally_by_outcome_and_no_lost_position_holds_one(labelled) -> None:
+    columns = choose_columns(make_anchor("random", CONNECT4, np.random.default_rng(1)),
+                             labelled)
+    outcomes = [p.outcome for p in labelled]
+    by_outcome = tally_mistakes(labelled, columns, outcomes)
+    assert set(by_outcome) == {*outcomes, "all"}
+    assert sum(by_outcome[o].positions for o in set(outcomes)) == 40
+    assert by_outcome["all"].mistakes == sum(by_outcome[o].mistakes for o in set(outcomes))
+    assert by_outcome["all"].mistakes == tally_mistakes(labelled, columns)["all"].mistakes > 0
+    if "lost" in by_outcome:
+        assert by_outcome["lost"].mistakes == 0
+    with pytest.raises(ValueError, match="39 groups for 40 positions"):
+        tally_mistakes(labelled, columns, outcomes[:39])
 
 
 def test_a_bad_line_is_refused_naming_file_and_line(tmp_path: Path) -> None:
@@ -90,3 +109,7 @@ def test_the_pons_benchmark_file_loads_with_its_stages() -> None:
     stages = {stage: sum(p.stage == stage for p in positions)
               for stage in ("beginning", "middle", "end")}
     assert stages == {"beginning": 943 + 961 + 499, "middle": 2000, "end": 1000}
+    # Each record's own outcome label (from its solver) agrees with the move scores'.
+    labels = [json.loads(line)["outcome"] for line in PONS.read_text().splitlines()]
+    names = {"win": "won", "draw": "drawn", "loss": "lost"}
+    assert [p.outcome for p in positions] == [names[label] for label in labels]

@@ -1,4 +1,5 @@
-"""scripts/connect4_score.py on a real model: stage figures, and answers score.py reads."""
+"""scripts/connect4_score.py on a real model: stage and outcome figures, the value head's
+reading by outcome, and answers score.py reads."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from cartridge.arena.connect4_benchmark import load_labelled_positions
+from cartridge.games import get_game
+from cartridge.inference.onnx import OnnxEvaluator
 from tests.actor.helpers import tiny_onnx
 from tests.arena.helpers import late_positions
 
@@ -28,9 +33,27 @@ def test_the_script_reports_stages_and_writes_answers_for_score_py(tmp_path: Pat
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
+    labelled = load_labelled_positions(positions)
+    outcomes = {p.outcome for p in labelled}
     for mode in ("network", "search"):
         assert report[mode]["all"]["positions"] == report[mode]["end"]["positions"] == 10
         assert 0 <= report[mode]["all"]["mistake_rate"] <= 1
+        by_outcome = report[mode]["by_outcome"]
+        assert set(by_outcome) == {*outcomes, "all"}
+        assert by_outcome["all"] == report[mode]["all"]
+        assert sum(by_outcome[o]["positions"] for o in outcomes) == 10
+    # The value head's readings, by outcome, as the model gives them here.
+    game = get_game("connect4")
+    states = [game.apply_all(list(p.actions)) for p in labelled]
+    evaluator = OnnxEvaluator(model.read_bytes(), game=game, model_version=0, provider="cpu")
+    values = evaluator.evaluate(game.encode_batch(states), game.legal_mask_batch(states))[1]
+    assert set(report["value"]) == outcomes
+    for outcome in outcomes:
+        mine = values[[p.outcome == outcome for p in labelled]]
+        named = np.where(mine > 1 / 3, "won", np.where(mine < -1 / 3, "lost", "drawn"))
+        assert report["value"][outcome] == pytest.approx(
+            {"positions": len(mine), "mean": float(mine.mean()),
+             "right_class_rate": float((named == outcome).mean())})
     lines = [json.loads(line) for line in answers.read_text().splitlines()]
     assert len(lines) == 10 and all(1 <= line["column"] <= 7 for line in lines)
     if not SCORER.exists():

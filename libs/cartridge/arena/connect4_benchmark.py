@@ -27,6 +27,8 @@ from cartridge.games import get_game
 from cartridge.players import Player
 
 STAGES = ("beginning", "middle", "end")
+# A position's perfect-play outcome for the side to move, by best_outcome (1, 0, -1).
+OUTCOMES = ("won", "drawn", "lost")
 COLUMNS = 7
 
 
@@ -43,6 +45,11 @@ class LabelledPosition:
     @property
     def best_outcome(self) -> int:
         return max(_sign(s) for s in self.move_scores if s is not None)
+
+    @property
+    def outcome(self) -> str:
+        """The side to move's outcome with perfect play from here: won, drawn or lost."""
+        return OUTCOMES[1 - self.best_outcome]
 
     def is_mistake(self, column: int) -> bool:
         score = self.move_scores[column] if 0 <= column < COLUMNS else None
@@ -93,20 +100,39 @@ def connect4_benchmark(agent: Player, positions: Sequence[LabelledPosition],
                        ) -> dict[str, StageResult]:
     """Mistakes of `agent` per group and over "all" positions; groups are the stages
     unless given (one name per position, e.g. the Pons set it comes from)."""
-    if groups is not None and len(groups) != len(positions):
-        raise ValueError(f"{len(groups)} groups for {len(positions)} positions")
-    names = list(groups) if groups is not None else [p.stage for p in positions]
+    _check_groups(groups, positions)
+    return tally_mistakes(positions, choose_columns(agent, positions, chunk), groups)
+
+
+def choose_columns(agent: Player, positions: Sequence[LabelledPosition],
+                   chunk: int = 512) -> list[int]:
+    """`agent`'s move in each position, asked `chunk` positions at a time."""
     game = get_game("connect4")
+    columns: list[int] = []
+    for start in range(0, len(positions), chunk):
+        states = [game.apply_all(list(p.actions)) for p in positions[start:start + chunk]]
+        columns += [int(column) for column in agent.choose(states)]
+    return columns
+
+
+def tally_mistakes(positions: Sequence[LabelledPosition], columns: Sequence[int],
+                   groups: Sequence[str] | None = None) -> dict[str, StageResult]:
+    """Mistakes of the moves `columns` per group and over "all" positions; groups are
+    the stages unless given (one name per position)."""
+    _check_groups(groups, positions)
+    names = list(groups) if groups is not None else [p.stage for p in positions]
     order = STAGES if groups is None else tuple(dict.fromkeys(names))
     counts = {group: [0, 0] for group in (*order, "all")}
-    for start in range(0, len(positions), chunk):
-        batch = positions[start:start + chunk]
-        states = [game.apply_all(list(p.actions)) for p in batch]
-        for i, (position, column) in enumerate(zip(batch, agent.choose(states), strict=True)):
-            for group in (names[start + i], "all"):
-                counts[group][0] += 1
-                counts[group][1] += position.is_mistake(int(column))
+    for name, position, column in zip(names, positions, columns, strict=True):
+        for group in (name, "all"):
+            counts[group][0] += 1
+            counts[group][1] += position.is_mistake(column)
     return {group: StageResult(n, m) for group, (n, m) in counts.items()}
+
+
+def _check_groups(groups: Sequence[str] | None, positions: Sequence[LabelledPosition]) -> None:
+    if groups is not None and len(groups) != len(positions):
+        raise ValueError(f"{len(groups)} groups for {len(positions)} positions")
 
 
 def _sign(score: int) -> int:
