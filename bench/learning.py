@@ -170,7 +170,9 @@ CONFIGS: dict[str, dict[str, str]] = {
     "valuemix": {"CARTRIDGE_SELFPLAY_SEARCH_VALUE_WEIGHT": "0.5"},
     # A win/draw/loss value head ([network.connect4] value_head = "wdl") instead of the
     # tanh one: the 45-minute 3x48 model's wrong moves were mostly in drawn positions,
-    # whose value its scalar head got wrong most often (README).
+    # whose value its scalar head got wrong most often (README). It read them better, but
+    # came out level head to head over a 45-minute pair (47-49) and behind with search on
+    # Pons' positions (3.1% against 2.5%): not adopted.
     "wdl": {"CARTRIDGE_NETWORK_CONNECT4_VALUE_HEAD": "wdl"},
     # The train/data ratio at 2 samples per position instead of 8: the bf16 trainer
     # (about 4 per position at 45 minutes here, never waiting at 8) waits for self-play,
