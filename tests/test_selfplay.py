@@ -34,12 +34,13 @@ class VersionedUniform(UniformEvaluator):
 
 def make_selfplay(env_id: str, *, games: int = 3, seed: int = 0, evaluator: Any = None,
                   playout_cap: PlayoutCap | None = None, random_opening_plies: int = 0,
-                  **config: Any) -> SelfPlay:
+                  root_noise_plies: int = -1, **config: Any) -> SelfPlay:
     return SelfPlay(get_game(env_id), evaluator or UniformEvaluator(),
                     SearchConfig(num_simulations=SIMS, **config), concurrent_games=games,
                     actor_id="test-actor", rng=np.random.default_rng(seed),
                     playout_cap=playout_cap or PlayoutCap(),
-                    random_opening_plies=random_opening_plies)
+                    random_opening_plies=random_opening_plies,
+                    root_noise_plies=root_noise_plies)
 
 
 class Recorder:
@@ -71,8 +72,9 @@ class Recorder:
             return state
 
         def recording_search(slots: np.ndarray | None = None,
-                             simulations: np.ndarray | None = None) -> SearchResult:
-            result = search(slots, simulations)
+                             simulations: np.ndarray | None = None,
+                             noisy: np.ndarray | None = None) -> SearchResult:
+            result = search(slots, simulations, noisy)
             for row, slot in enumerate(result.slots):
                 self.visits[int(slot)].append(result.visits[row].copy())
                 self.root_values[int(slot)].append(float(result.root_values[row]))
@@ -337,6 +339,54 @@ def test_the_prior_check_sees_root_noise() -> None:
     mcts.reset(0, game.initial_state())
     mcts.search()
     assert not uniform_root_priors(mcts, np.arange(1))
+
+
+# ------------------------------------------------------- root noise on the first plies only
+
+
+@pytest.mark.parametrize("noise_plies", [0, 3])
+def test_root_noise_only_on_the_first_root_noise_plies(noise_plies: int) -> None:
+    game = get_game("connect4")
+    selfplay = make_selfplay("connect4", games=6, seed=3, dirichlet_epsilon=0.5,
+                             root_noise_plies=noise_plies)
+    recorder = Recorder(selfplay)
+    drain(selfplay)
+    plies = np.zeros(6, dtype=int)  # no opening: a slot's n-th search is its ply n
+    for slots, _, clean in recorder.searches:
+        for slot, no_noise in zip(slots, clean, strict=True):
+            state = recorder.states[slot][plies[slot]]
+            if len(game.legal_actions(state)) > 1:  # noise shows
+                assert no_noise == (plies[slot] >= noise_plies), (slot, plies[slot])
+            plies[slot] += 1
+
+
+def test_root_noise_counts_the_random_opening_plies() -> None:
+    selfplay = make_selfplay("connect4", games=16, seed=4, dirichlet_epsilon=0.5,
+                             random_opening_plies=5, root_noise_plies=3)
+    recorder = Recorder(selfplay)
+    selfplay.step()
+    _, _, clean = recorder.searches[0]
+    expected = selfplay.plies - 1 >= 3  # each game's ply before this move
+    np.testing.assert_array_equal(clean, expected)
+    assert expected.any() and not expected.all()
+
+
+def gumbel_games(root_noise_plies: int, seed: int) -> list[list[int]]:
+    selfplay = make_selfplay("connect4", games=4, seed=seed, algorithm="gumbel",
+                             root_noise_plies=root_noise_plies)
+    recorder = Recorder(selfplay)
+    drain(selfplay)
+    return recorder.actions
+
+
+def test_gumbel_self_play_without_root_noise_plays_the_same_games_from_any_seed() -> None:
+    assert gumbel_games(0, seed=1) == gumbel_games(0, seed=2)
+    assert gumbel_games(-1, seed=1) != gumbel_games(-1, seed=2)  # the noise explores
+
+
+def test_root_noise_plies_below_minus_one_are_refused() -> None:
+    with pytest.raises(ValueError, match="root_noise_plies must be >= -1"):
+        make_selfplay("connect4", root_noise_plies=-2)
 
 
 # -------------------------------------------------------------- playout cap randomization

@@ -20,6 +20,13 @@ its mover's point of view. The result alone is an unbiased but noisy target (one
 random move late in a game flips it); the root value is less noisy but biased by the
 network that searched.
 
+Root noise for the first plies only: with `root_noise_plies` N >= 0, a game's searches
+get root exploration noise (PUCT's Dirichlet, Gumbel's Gumbel) only while fewer than N
+moves have been played in it (a random opening's count), and the moves after are the
+search's own best. The noise explores openings; late in a game a noised move is often a
+mistake that decides the result, the value target of every position before it. -1 (the
+default) noises every full search, as AlphaZero and Gumbel AlphaZero do.
+
 Random openings: with `random_opening_plies` N > 0 each game starts with k uniformly
 random moves, k drawn uniformly from 0..N, played without search and not recorded; the
 game's positions and targets start after them (its play from there is the network's
@@ -91,6 +98,7 @@ class SelfPlay:
         playout_cap: PlayoutCap = PlayoutCap(),
         search_value_weight: float = 0.0,
         random_opening_plies: int = 0,
+        root_noise_plies: int = -1,
     ) -> None:
         if playout_cap.on and playout_cap.fast_simulations >= config.num_simulations:
             # The search tells a fast move (no root noise) from a full one by its budget.
@@ -100,11 +108,15 @@ class SelfPlay:
             raise ValueError(f"search_value_weight must be in [0, 1], got {search_value_weight}")
         if random_opening_plies < 0:
             raise ValueError(f"random_opening_plies must be >= 0, got {random_opening_plies}")
+        if root_noise_plies < -1:
+            raise ValueError(f"root_noise_plies must be >= -1 (-1: every ply), "
+                             f"got {root_noise_plies}")
         self.game = game
         self.config = config
         self.playout_cap = playout_cap
         self.search_value_weight = search_value_weight
         self.random_opening_plies = random_opening_plies
+        self.root_noise_plies = root_noise_plies
         self.actor_id = actor_id
         self.rng = rng
         self.mcts = make_search(
@@ -136,8 +148,11 @@ class SelfPlay:
         if len(slots) == 0:
             return []
         full = self._full_searches(len(slots))
+        noisy = full if self.root_noise_plies < 0 else full & (self.plies[slots]
+                                                               < self.root_noise_plies)
         result = self.mcts.search(
-            slots, np.where(full, self.config.num_simulations, self.playout_cap.fast_simulations))
+            slots, np.where(full, self.config.num_simulations, self.playout_cap.fast_simulations),
+            noisy)
         actions = result.actions
         if actions is None:
             # Fast moves take the most visited move, as full moves do past the sampled plies.

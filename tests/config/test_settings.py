@@ -140,6 +140,7 @@ BAD_VALUES = [
     ("selfplay", "search_value_weight", "-0.1", "greater than or equal to 0"),
     ("selfplay", "search_value_weight", "1.5", "less than or equal to 1"),
     ("selfplay", "random_opening_plies", "-1", "greater than or equal to 0"),
+    ("selfplay", "root_noise_plies", "-2", "greater than or equal to -1"),
     ("inference", "precision", "fp16", "'fp32' or 'int8'"),
     ("training", "publish_int8", "sometimes", "valid boolean"),
 ]

@@ -66,14 +66,15 @@ class DecoyTacticsEvaluator:
         return priors.astype(np.float32), wins.any(axis=1).astype(np.float32)
 
 
-def search(env_id, lines, *, evaluator=None, noise=False, seed=0, simulations=None, **knobs):
+def search(env_id, lines, *, evaluator=None, noise=False, seed=0, simulations=None, noisy=None,
+           **knobs):
     game = get_game(env_id)
     config = SearchConfig(**{"algorithm": "gumbel", **knobs})
     mcts = make_search(game, evaluator or UniformEvaluator(), config, num_slots=len(lines),
                        rng=np.random.default_rng(seed), add_noise=noise)
     for slot, actions in enumerate(lines):
         mcts.reset(slot, game.apply_all(actions))
-    return mcts, mcts.search(simulations=simulations)
+    return mcts, mcts.search(simulations=simulations, noisy=noisy)
 
 
 def puct_choice(env_id, actions, evaluator, budget):
@@ -347,3 +348,21 @@ def test_gumbel_noise_only_at_full_budget_roots():
                    simulations=np.array([12, 4]))[1].actions for seed in range(6)]
     assert len({int(actions[1]) for actions in runs}) == 1
     assert len({int(actions[0]) for actions in runs}) > 1
+
+
+def test_gumbel_noise_only_at_the_roots_marked_noisy():
+    """Self-play past root_noise_plies: a full search without noise, the same move every
+    time, beside one with noise; without add_noise (evaluation) no root is ever noised."""
+    marks = np.array([False, True])
+    runs = [search("connect4", [[], []], num_simulations=12, noise=True, seed=seed,
+                   noisy=marks)[1].actions for seed in range(6)]
+    assert len({int(actions[0]) for actions in runs}) == 1
+    assert len({int(actions[1]) for actions in runs}) > 1
+    evaluation = [search("connect4", [[]], num_simulations=12, seed=seed,
+                         noisy=np.array([True]))[1].actions for seed in range(4)]
+    assert len({int(actions[0]) for actions in evaluation}) == 1
+
+
+def test_noise_flags_must_match_the_slots():
+    with pytest.raises(ValueError, match="1 noise flags for 2 slots"):
+        search("connect4", [[], []], num_simulations=4, noise=True, noisy=np.array([True]))

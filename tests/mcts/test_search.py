@@ -81,6 +81,17 @@ def test_noise_only_when_asked():
     assert noisy.P[0, 0].sum() == pytest.approx(1.0, abs=1e-5)
 
 
+def test_dirichlet_noise_only_at_the_roots_marked_noisy():
+    game = get_game("connect4")
+    mcts = BatchedMcts(game, UniformEvaluator(), SearchConfig(num_simulations=8), num_slots=3,
+                       rng=np.random.default_rng(0), add_noise=True)
+    for slot in range(3):
+        mcts.reset(slot, game.initial_state())
+    mcts.search(noisy=np.array([True, False, True]))
+    uniform = [bool(np.allclose(mcts.P[slot, 0], 1 / 7)) for slot in range(3)]
+    assert uniform == [False, True, False]
+
+
 def test_tree_reuse_keeps_the_chosen_subtree_statistics():
     game = get_game("connect4")
     mcts, _ = search_once("connect4", [[]], num_simulations=200)

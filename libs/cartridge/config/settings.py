@@ -127,13 +127,15 @@ class SelfPlaySettings(Section):
     """Playout cap randomization (KataGo): a move gets the full self-play search, noised
     and recorded, with probability `full_search_fraction`, else a fast unrecorded one.
     `search_value_weight` mixes the search's root value into the value targets;
-    `random_opening_plies` starts each game with up to that many random moves. Per
-    game, [selfplay.<game>] changes the search self-play trains with."""
+    `random_opening_plies` starts each game with up to that many random moves;
+    `root_noise_plies` keeps root noise to each game's first plies. Per game,
+    [selfplay.<game>] changes the search self-play trains with."""
 
     full_search_fraction: float = Field(default=1.0, gt=0, le=1)  # 1 = off
     fast_simulations: int = Field(default=8, ge=1)  # below the full search's simulations
     search_value_weight: float = Field(default=0.0, ge=0, le=1)  # 0 = the game's result
     random_opening_plies: int = Field(default=0, ge=0)  # 0 = every game from the start
+    root_noise_plies: int = Field(default=-1, ge=-1)  # -1 = root noise on every ply
     tictactoe: GameSelfPlay = GameSelfPlay()
     connect4: GameSelfPlay = GameSelfPlay()
     othello: GameSelfPlay = GameSelfPlay()

@@ -7,7 +7,8 @@ edges, the move and the policy target differ:
 
 - Root: m = min(gumbel_considered, legal moves) actions drawn without replacement by
   Gumbel-top-k, the top m of g + logits with g ~ Gumbel(0, 1) (g = 0 in evaluation,
-  where the whole search is deterministic, and in playout-cap fast searches).
+  where the whole search is deterministic, in playout-cap fast searches, and in
+  self-play past its root_noise_plies).
   Sequential halving spreads a slot's budget n over ceil(log2 m) phases: in each
   phase every surviving action gets max(1, floor(n / (phases * survivors))) visits
   of this search, round robin (the last phase takes whatever budget is left); when
@@ -68,10 +69,11 @@ class GumbelMcts(BatchedMcts):
                          add_noise=add_noise)
         self.root_action = np.full(num_slots, -1, dtype=np.int64)  # this step's root edge
 
-    def search(self, slots: np.ndarray | None = None,
-               simulations: np.ndarray | None = None) -> SearchResult:
+    def search(self, slots: np.ndarray | None = None, simulations: np.ndarray | None = None,
+               noisy: np.ndarray | None = None) -> SearchResult:
         """Search the given (default: active) slots; `simulations[i]` is the budget of
-        `slots[i]` (default: num_simulations for all)."""
+        `slots[i]` (default: num_simulations for all). With `add_noise`, the roots that
+        `noisy[i]` marks draw Gumbel noise (default: those with the full budget)."""
         slots = self._slots_to_search(slots)
         budgets = self._budgets(slots, simulations)
         if len(slots) == 0:
@@ -81,10 +83,10 @@ class GumbelMcts(BatchedMcts):
         self._evaluate_roots(slots)
         legal = self.legal[slots, 0]  # [k, A]
         logits = prior_logits(self.P[slots, 0], legal)  # [k, A], -inf on illegal
-        # Noise at full-budget roots only: a smaller budget is a fast search (playout
-        # cap randomization), played greedily and never a training target.
-        noisy = self.add_noise & (budgets == self.config.num_simulations)
-        noise = np.where(noisy[:, None], self.rng.gumbel(size=legal.shape), 0.0)
+        # By default noise at full-budget roots only: a smaller budget is a fast search
+        # (playout cap randomization), played greedily and never a training target.
+        noise = np.where(self._noisy(budgets, noisy)[:, None],
+                         self.rng.gumbel(size=legal.shape), 0.0)
         considered = np.minimum(self.config.gumbel_considered, legal.sum(axis=1))
         survivors = top_k(np.where(legal, noise + logits, -np.inf), considered)  # [k, A]
         counts, ends = halving_schedule(considered, budgets)  # [k, P] each

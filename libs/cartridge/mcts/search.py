@@ -131,22 +131,24 @@ class BatchedMcts:
 
     # ---------------------------------------------------------------- search
     def search(
-        self, slots: np.ndarray | None = None, simulations: np.ndarray | None = None
+        self, slots: np.ndarray | None = None, simulations: np.ndarray | None = None,
+        noisy: np.ndarray | None = None,
     ) -> SearchResult:
         """Run `simulations[i]` new simulations in `slots[i]` (default: every active slot,
         `num_simulations` each; a budget is 1..num_simulations, the trees' capacity).
 
         A slot whose budget is spent drops out of the lock-step descent: each step is
-        one evaluator call for the slots still going. With `add_noise`, only the roots
-        searched with the full `num_simulations` get Dirichlet noise: a smaller budget
-        is a fast search (playout cap randomization), played but never a training target.
+        one evaluator call for the slots still going. With `add_noise`, the roots that
+        `noisy[i]` marks get Dirichlet noise; by default those searched with the full
+        `num_simulations`: a smaller budget is a fast search (playout cap randomization),
+        played but never a training target.
         """
         slots = self._slots_to_search(slots)
         budgets = self._budgets(slots, simulations)
         if len(slots) == 0:
             empty = np.zeros((0, self.game.num_actions), dtype=np.float32)
             return SearchResult(empty, np.zeros(0, dtype=np.float32), slots)
-        self._expand_roots(slots, slots[budgets == self.config.num_simulations])
+        self._expand_roots(slots, slots[self._noisy(budgets, noisy)])
         for step in range(int(budgets.max())):
             self._simulate(slots[budgets > step])
         visits = self.N[slots, 0].astype(np.float32)
@@ -175,6 +177,16 @@ class BatchedMcts:
             raise ValueError(f"simulation budgets must be in 1..{full} (num_simulations), "
                              f"got {budgets.min()}..{budgets.max()}")
         return budgets
+
+    def _noisy(self, budgets: np.ndarray, noisy: np.ndarray | None) -> np.ndarray:
+        """Which searched roots get exploration noise: none without `add_noise`, else
+        `noisy` (default: the full-budget ones)."""
+        if noisy is None:
+            noisy = budgets == self.config.num_simulations
+        noisy = np.asarray(noisy, dtype=bool)
+        if noisy.shape != budgets.shape:
+            raise ValueError(f"{len(noisy)} noise flags for {len(budgets)} slots")
+        return noisy & self.add_noise
 
     def _expand_roots(self, slots: np.ndarray, noisy: np.ndarray) -> None:
         """Evaluate the roots of `slots` not evaluated yet; noise into the `noisy` ones."""

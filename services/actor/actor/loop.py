@@ -101,13 +101,15 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
                         rng=_rng(cfg.seed, actor_id),
                         playout_cap=PlayoutCap.from_settings(settings.selfplay),
                         search_value_weight=settings.selfplay.search_value_weight,
-                        random_opening_plies=settings.selfplay.opening_plies(game.id))
-    log.info("actor %s: %s, %d concurrent games, %s search, %d simulations%s%s%s, model %s "
+                        random_opening_plies=settings.selfplay.opening_plies(game.id),
+                        root_noise_plies=settings.selfplay.root_noise_plies)
+    log.info("actor %s: %s, %d concurrent games, %s search, %d simulations%s%s%s%s, model %s "
              "(follows %s in %r, plays %s models)", actor_id, game.id, concurrent,
              _describe_search(search), search.num_simulations,
              _describe_cap(selfplay.playout_cap),
              _describe_value_targets(selfplay.search_value_weight),
              _describe_openings(selfplay.random_opening_plies),
+             _describe_root_noise(selfplay.root_noise_plies),
              _describe(evaluator.model_version), cfg.model_follow, models, precision)
     stats.state = "playing"
     _model_changed(stats, evaluator.model_version, status)
@@ -246,6 +248,12 @@ def _describe_openings(plies: int) -> str:
     if not plies:
         return ""
     return f", games open with 0-{plies} random moves (not recorded)"
+
+
+def _describe_root_noise(plies: int) -> str:
+    if plies < 0:
+        return ""
+    return f", root noise on the first {plies} plies only"
 
 
 def _model_changed(stats: ActorStats, version: int, status: StatusFile) -> None:
