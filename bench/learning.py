@@ -174,6 +174,11 @@ CONFIGS: dict[str, dict[str, str]] = {
     # came out level head to head over a 45-minute pair (47-49) and behind with search on
     # Pons' positions (3.1% against 2.5%): not adopted.
     "wdl": {"CARTRIDGE_NETWORK_CONNECT4_VALUE_HEAD": "wdl"},
+    # Root noise on each self-play game's first 15 plies only ([selfplay]
+    # root_noise_plies; PUCT's temp_threshold), the search's own best move after: Gumbel
+    # noise on every move makes late mistakes that decide results, the value targets,
+    # and the 45-minute model's wrong moves were mostly in drawn positions.
+    "noise15": {"CARTRIDGE_SELFPLAY_ROOT_NOISE_PLIES": "15"},
     # The train/data ratio at 2 samples per position instead of 8: the bf16 trainer
     # (about 4 per position at 45 minutes here, never waiting at 8) waits for self-play,
     # and the actors get its CPU time.
@@ -486,6 +491,8 @@ def _trained_search(changes: dict[str, str], env_id: str = "connect4") -> dict[s
     # Recorded when on only, so curves from before the key compare equal to 0.
     if openings := settings.selfplay.opening_plies(env_id):
         trained["random_opening_plies"] = openings
+    if settings.selfplay.root_noise_plies >= 0:
+        trained["root_noise_plies"] = settings.selfplay.root_noise_plies
     return trained
 
 

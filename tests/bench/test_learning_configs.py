@@ -66,3 +66,10 @@ def test_the_opening_configurations_set_every_games_random_openings(env_id: str)
     for name, plies in (("noopenings", 0), ("randomopen4", 4), ("randomopen", 10),
                         ("randomopen20", 20)):
         assert _trained_search(CONFIGS[name], env_id).get("random_opening_plies", 0) == plies
+
+
+def test_root_noise_plies_are_recorded_with_the_search_only_when_set() -> None:
+    # Curves from before the key noised every ply and recorded nothing: they must still
+    # compare equal to a configuration that leaves it at -1.
+    assert "root_noise_plies" not in _trained_search(CONFIGS["defaults"], "connect4")
+    assert _trained_search(CONFIGS["noise15"], "connect4")["root_noise_plies"] == 15
