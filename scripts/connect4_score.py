@@ -5,7 +5,8 @@
     python3 ../shared/connect4/score.py answers.jsonl     # Pons' per-set table
 
 For the network alone (argmax of the policy) and with evaluation-mode search at
---sims simulations ([mcts] knobs from config.toml otherwise), it prints one JSON
+--sims simulations (--algorithm, default [mcts]'s; the other [mcts] knobs from
+config.toml), it prints one JSON
 object: mistake rates by stage (beginning, middle, end, all) and, under "by_outcome",
 by the position's perfect-play outcome for the side to move (won, drawn, lost: in a
 drawn position a mistake loses it). "value" says, by outcome, how often the value head
@@ -17,6 +18,7 @@ input of the Pons benchmark's score.py, so figures compare with AlphaZero.jl's.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -37,6 +39,7 @@ from cartridge.games import get_game
 from cartridge.games.base import Game
 from cartridge.inference.onnx import OnnxEvaluator
 from cartridge.mcts import SearchConfig
+from cartridge.mcts.config import ALGORITHMS
 
 log = logging.getLogger("connect4_score")
 CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
@@ -49,6 +52,8 @@ def main() -> int:
     parser.add_argument("--model", type=Path, required=True, help="model.onnx")
     parser.add_argument("--positions", type=Path, required=True, help="labelled JSONL")
     parser.add_argument("--sims", type=int, default=64, help="simulations per move")
+    parser.add_argument("--algorithm", choices=ALGORITHMS,
+                        help="the search's algorithm (default: [mcts] algorithm in config.toml)")
     parser.add_argument("--answers", type=Path, help="write the search player's moves here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -61,6 +66,8 @@ def main() -> int:
         log.error("%s", err)
         return 2
     search = SearchConfig.from_settings(load_settings(CONFIG, environ={}).mcts)
+    if args.algorithm:
+        search = dataclasses.replace(search, algorithm=args.algorithm)
     searcher = search_player(game, evaluator, search, args.sims, np.random.default_rng(0))
     outcomes = [p.outcome for p in positions]
     report: dict = {}
@@ -70,7 +77,8 @@ def main() -> int:
         report[mode] = _rates(tally_mistakes(positions, columns))
         report[mode]["by_outcome"] = _rates(tally_mistakes(positions, columns, outcomes))
     report["value"] = _value_by_outcome(game, evaluator, positions)
-    print(json.dumps({"positions": str(args.positions), "sims": args.sims, **report}, indent=2))
+    print(json.dumps({"positions": str(args.positions), "algorithm": search.algorithm,
+                      "sims": args.sims, **report}, indent=2))
     if args.answers:
         args.answers.write_text("".join(
             json.dumps({"moves": "".join(str(a + 1) for a in p.actions), "column": c + 1}) + "\n"

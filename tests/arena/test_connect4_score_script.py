@@ -3,6 +3,7 @@ reading by outcome, and answers score.py reads."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -11,9 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cartridge.arena.connect4_benchmark import load_labelled_positions
+from cartridge.arena.agents import search_player
+from cartridge.arena.connect4_benchmark import choose_columns, load_labelled_positions
+from cartridge.config import load_settings
 from cartridge.games import get_game
 from cartridge.inference.onnx import OnnxEvaluator
+from cartridge.mcts import SearchConfig
 from tests.actor.helpers import tiny_onnx
 from tests.arena.helpers import late_positions
 
@@ -33,6 +37,7 @@ def test_the_script_reports_stages_and_writes_answers_for_score_py(tmp_path: Pat
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
+    assert report["algorithm"] == "puct"  # config.toml's [mcts]
     labelled = load_labelled_positions(positions)
     outcomes = {p.outcome for p in labelled}
     for mode in ("network", "search"):
@@ -74,3 +79,37 @@ def test_a_missing_model_is_named(tmp_path: Path) -> None:
          str(tmp_path / "none.onnx"), "--positions", str(tmp_path / "p.jsonl")],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "p.jsonl" in result.stderr
+
+
+def test_the_algorithm_flag_picks_the_search(tmp_path: Path) -> None:
+    game = get_game("connect4")
+    model = tmp_path / "model.onnx"
+    model.write_bytes(tiny_onnx("connect4", 1))
+    positions = tmp_path / "positions.jsonl"
+    positions.write_text("".join(json.dumps(r) + "\n" for r in late_positions(30, seed=5)))
+    answers = tmp_path / "answers.jsonl"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts/connect4_score.py"), "--model", str(model),
+         "--positions", str(positions), "--sims", "8", "--algorithm", "gumbel",
+         "--answers", str(answers)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["algorithm"] == "gumbel"
+    # Gumbel in evaluation is deterministic: the answers are its choices, not PUCT's.
+    labelled = load_labelled_positions(positions)
+    evaluator = OnnxEvaluator(model.read_bytes(), game=game, model_version=0, provider="cpu")
+    mcts = SearchConfig.from_settings(load_settings(REPO / "config.toml", environ={}).mcts)
+    chosen = {algorithm: choose_columns(search_player(
+        game, evaluator, dataclasses.replace(mcts, algorithm=algorithm), 8,
+        np.random.default_rng(0)), labelled) for algorithm in ("puct", "gumbel")}
+    assert chosen["gumbel"] != chosen["puct"]
+    answered = [json.loads(line)["column"] - 1 for line in answers.read_text().splitlines()]
+    assert answered == list(chosen["gumbel"])
+
+
+def test_an_unknown_algorithm_is_refused_naming_the_choices(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts/connect4_score.py"), "--model",
+         str(tmp_path / "m.onnx"), "--positions", str(tmp_path / "p.jsonl"),
+         "--algorithm", "alphabeta"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "alphabeta" in result.stderr and "gumbel" in result.stderr
