@@ -177,7 +177,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     # Root noise on each self-play game's first 15 plies only ([selfplay]
     # root_noise_plies; PUCT's temp_threshold), the search's own best move after: Gumbel
     # noise on every move makes late mistakes that decide results, the value targets,
-    # and the 45-minute model's wrong moves were mostly in drawn positions.
+    # and the 45-minute model's wrong moves were mostly in drawn positions. Level over a
+    # 45-minute pair (50.5-45.5; README "Root noise on the first plies only"): not adopted.
     "noise15": {"CARTRIDGE_SELFPLAY_ROOT_NOISE_PLIES": "15"},
     # The train/data ratio at 2 samples per position instead of 8: the bf16 trainer
     # (about 4 per position at 45 minutes here, never waiting at 8) waits for self-play,
