@@ -180,6 +180,11 @@ CONFIGS: dict[str, dict[str, str]] = {
     # and the 45-minute model's wrong moves were mostly in drawn positions. Level over a
     # 45-minute pair (50.5-45.5; README "Root noise on the first plies only"): not adopted.
     "noise15": {"CARTRIDGE_SELFPLAY_ROOT_NOISE_PLIES": "15"},
+    # Gumbel's sigma(q) at half the scale in self-play: with 16 simulations a considered
+    # move's Q comes from 2-6 visits, and at gumbel_c_scale 1 a Q difference of 0.1 moves
+    # the improved-policy target by 2.8 logits; half trusts the prior more against noisy
+    # Q. (Evaluation keeps config.toml's scale: the judge reads config.toml alone.)
+    "cscale05": {"CARTRIDGE_MCTS_GUMBEL_C_SCALE": "0.5"},
     # The train/data ratio at 2 samples per position instead of 8: the bf16 trainer
     # (about 4 per position at 45 minutes here, never waiting at 8) waits for self-play,
     # and the actors get its CPU time.
@@ -446,11 +451,14 @@ def _judge(model: Path) -> dict[str, Any]:
     settings = load_settings(CONFIG, environ={})
     evaluator = OnnxEvaluator(model.read_bytes(), game=game, model_version=0,
                               provider="cpu", intra_op_threads=cpu_budget().cpus)
+    search = _search_config()
     agents = {"network": PolicyPlayer(game, evaluator),
-              "search": search_player(game, evaluator, _search_config(),
+              "search": search_player(game, evaluator, search,
                                       settings.arena.num_simulations,
                                       np.random.default_rng(0))}
-    judged: dict[str, Any] = {"search_simulations": settings.arena.num_simulations}
+    # Curves judged before Gumbel became [mcts]'s search have no search_algorithm: PUCT.
+    judged: dict[str, Any] = {"search_simulations": settings.arena.num_simulations,
+                              "search_algorithm": search.algorithm}
     sets = {"pons": PONS, "own": OWN_POSITIONS}
     for set_name, path in sets.items():
         if not path.exists():
