@@ -70,7 +70,7 @@ def test_every_game_trains_with_gumbel_by_default(env_id) -> None:
     assert (search.algorithm, search.num_simulations, search.gumbel_considered) == (
         "gumbel", DEFAULT_SIMULATIONS[env_id], 4)
     assert search.c_puct == settings.mcts.c_puct  # keys left out keep [mcts]'s
-    assert settings.mcts.algorithm == "puct"  # the arena and the play page keep PUCT
+    assert settings.mcts.num_simulations == 200  # the arena and the play page keep [mcts]'s
 
 
 @pytest.mark.parametrize("env_id", ["tictactoe", "connect4", "othello"])

@@ -9,10 +9,20 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import bench.learning
-from bench.learning import _run_until, learning_curve
+from bench.learning import _judge, _run_until, learning_curve
+from cartridge.arena.agents import search_player
+from cartridge.arena.connect4_benchmark import connect4_benchmark, load_labelled_positions
+from cartridge.config import load_settings
+from cartridge.games import get_game
+from cartridge.inference.onnx import OnnxEvaluator
+from cartridge.mcts import SearchConfig
+from cartridge.threads import cpu_budget
+from tests.actor.helpers import tiny_onnx
+from tests.arena.helpers import late_positions
 
 
 def _python(code: str) -> subprocess.Popen[bytes]:
@@ -60,3 +70,33 @@ def test_a_run_that_finishes_its_steps_ends_the_curve_with_its_last_model(
     assert (tmp_path / last["model"]).stat().st_size > 0
     saved = json.loads((tmp_path / "tictactoe" / "short" / "curve.json").read_text())
     assert saved["snapshots"] == curve["snapshots"]
+
+
+def test_the_judge_scores_with_the_mcts_search_and_records_which(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Curves judged before Gumbel became [mcts]'s search were PUCT's: each snapshot names
+    # its judge's search so the tables can tell them apart.
+    records = [{**r, "set": "L2_R2"} for r in late_positions(12, seed=3)]
+    pons = tmp_path / "moves.jsonl"
+    pons.write_text("".join(json.dumps(r) + "\n" for r in records))
+    monkeypatch.setattr(bench.learning, "PONS", pons)
+    monkeypatch.setattr(bench.learning, "OWN_POSITIONS", tmp_path / "none.jsonl")
+    model = tmp_path / "model.onnx"
+    model.write_bytes(tiny_onnx("connect4", 1))
+
+    judged = _judge(model)
+
+    settings = load_settings(bench.learning.CONFIG, environ={})
+    mcts = SearchConfig.from_settings(settings.mcts)
+    assert judged["search_algorithm"] == mcts.algorithm == "gumbel"
+    assert judged["search_simulations"] == settings.arena.num_simulations
+    game = get_game("connect4")
+    evaluator = OnnxEvaluator(model.read_bytes(), game=game, model_version=0, provider="cpu",
+                              intra_op_threads=cpu_budget().cpus)  # as the judge's
+    rates = connect4_benchmark(
+        search_player(game, evaluator, mcts, settings.arena.num_simulations,
+                      np.random.default_rng(0)),
+        load_labelled_positions(pons), groups=["Middle-Medium"] * len(records))
+    assert judged["pons_search"] == {
+        group: round(100 * result.mistake_rate, 1) for group, result in rates.items()}
+    assert "not found" in judged["own"]

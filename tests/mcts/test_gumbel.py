@@ -331,15 +331,26 @@ def test_answer_positions_reports_the_halving_winner_and_improved_policy():
     np.testing.assert_allclose(answer.policy, result.visits[0])
 
 
+def test_the_root_value_is_the_improved_policys_not_the_mean_over_visits():
+    # X wins at once; sequential halving still visits the other four moves, whose
+    # searches read near level: their mean says little of a won position.
+    mcts, result = search("tictactoe", [WIN_LINE], num_simulations=64)
+    visits, totals = mcts.N[0, 0], mcts.W[0, 0]
+    assert (visits > 0).sum() == 5 and totals[WIN] == visits[WIN]  # every win visit +1
+    assert (mcts.value[0, 0] + totals.sum()) / (1 + visits.sum()) < 0.7
+    assert result.visits[0, WIN] > 0.99  # the improved policy
+    assert result.root_values[0] == pytest.approx(1.0, abs=0.01)
+
+
 def test_the_keys_come_from_the_settings_with_documented_defaults():
     defaults = SearchConfig.from_settings(load_settings(CONFIG, environ={}).mcts)
     assert (defaults.algorithm, defaults.gumbel_considered, defaults.gumbel_c_visit,
-            defaults.gumbel_c_scale) == ("puct", 16, 50.0, 1.0)
+            defaults.gumbel_c_scale) == ("gumbel", 16, 50.0, 1.0)
     chosen = SearchConfig.from_settings(load_settings(CONFIG, environ={
-        "CARTRIDGE_MCTS_ALGORITHM": "gumbel", "CARTRIDGE_MCTS_GUMBEL_CONSIDERED": "4",
+        "CARTRIDGE_MCTS_ALGORITHM": "puct", "CARTRIDGE_MCTS_GUMBEL_CONSIDERED": "4",
         "CARTRIDGE_MCTS_GUMBEL_C_VISIT": "30", "CARTRIDGE_MCTS_GUMBEL_C_SCALE": "0.5"}).mcts)
     assert (chosen.algorithm, chosen.gumbel_considered, chosen.gumbel_c_visit,
-            chosen.gumbel_c_scale) == ("gumbel", 4, 30.0, 0.5)
+            chosen.gumbel_c_scale) == ("puct", 4, 30.0, 0.5)
 
 
 def test_gumbel_noise_only_at_full_budget_roots():

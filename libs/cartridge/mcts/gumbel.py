@@ -109,22 +109,26 @@ class GumbelMcts(BatchedMcts):
             self.root_action[g] = np.where(due, score, -np.inf).argmax(axis=1)
             self._simulate(g)
 
-        sigma = self._root_sigma(slots)
+        q = self._completed_q(slots, np.zeros(len(slots), dtype=np.int64))
+        scores = logits + sigma(q, self.N[slots, 0], self.config)
         finalists = survivors & (self.N[slots, 0] > before)
-        actions = np.where(finalists, noise + logits + sigma, -np.inf).argmax(axis=1)
-        policy = masked_softmax(logits + sigma, legal)
-        totals = self.N[slots, 0].sum(axis=1)
-        root_values = (self.value[slots, 0] + self.W[slots, 0].sum(axis=1)) / (1.0 + totals)
+        actions = np.where(finalists, noise + scores, -np.inf).argmax(axis=1)
+        policy = masked_softmax(scores, legal)
+        # The improved policy's value, not the mean over root visits: sequential halving
+        # spreads visits over every considered move, losing ones too, so their mean reads
+        # a won position as near level.
+        root_values = (policy * np.where(legal, q, 0.0)).sum(axis=1)
         return SearchResult(policy, root_values.astype(np.float32), slots, actions)
 
     def _root_sigma(self, g: np.ndarray) -> np.ndarray:
         """sigma(completedQ) at the roots of slots g: [r, A]."""
         return self._sigma_q(g, np.zeros(len(g), dtype=np.int64))
 
+    def _completed_q(self, g: np.ndarray, n: np.ndarray) -> np.ndarray:
+        return completed_q(self.N[g, n], self.W[g, n], self.P[g, n], self.value[g, n])
+
     def _sigma_q(self, g: np.ndarray, n: np.ndarray) -> np.ndarray:
-        Ns = self.N[g, n]
-        q = completed_q(Ns, self.W[g, n], self.P[g, n], self.value[g, n])
-        return sigma(q, Ns, self.config)
+        return sigma(self._completed_q(g, n), self.N[g, n], self.config)
 
     def _select_actions(self, g: np.ndarray, n: np.ndarray) -> np.ndarray:
         """The root's edge from sequential halving; below it argmax pi' - N / (1 + sum N)."""

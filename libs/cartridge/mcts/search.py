@@ -42,7 +42,9 @@ class SearchResult:
     # [k, A] float32, the policy target: PUCT's root visit distribution, Gumbel's
     # improved policy softmax(logits + sigma(completedQ)).
     visits: np.ndarray
-    root_values: np.ndarray  # [k] float32, mean value at the root for its side to move
+    # [k] float32, the root's value for its side to move: PUCT the mean over its visits,
+    # Gumbel the improved policy's expected completed Q.
+    root_values: np.ndarray
     slots: np.ndarray  # [k] int, the slots searched
     # [k] int, the move the search itself chose (Gumbel's halving winner); None: the
     # caller picks from `visits` (PUCT: choose_actions).

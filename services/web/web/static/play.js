@@ -93,7 +93,7 @@ function render() {
   $("undo").disabled = state.busy || !state.movers.includes(state.seat);
   const a = state.analysis;
   $("analysis").textContent = a
-    ? `Model ${a.model.name}, ${a.simulations} simulations: value ${a.value >= 0 ? "+" : ""}${a.value.toFixed(3)} for itself; shading shows its visits.`
+    ? `Model ${a.model.name}, ${a.simulations} simulations: value ${a.value >= 0 ? "+" : ""}${a.value.toFixed(3)} for itself; shading shows its search policy.`
     : "";
 }
 
