@@ -184,6 +184,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     # move's Q comes from 2-6 visits, and at gumbel_c_scale 1 a Q difference of 0.1 moves
     # the improved-policy target by 2.8 logits; half trusts the prior more against noisy
     # Q. (Evaluation keeps config.toml's scale: the judge reads config.toml alone.)
+    # Level over a 30-minute pair (39-33 head to head; README "Gumbel as the evaluation
+    # search"): not adopted.
     "cscale05": {"CARTRIDGE_MCTS_GUMBEL_C_SCALE": "0.5"},
     # The train/data ratio at 2 samples per position instead of 8: the bf16 trainer
     # (about 4 per position at 45 minutes here, never waiting at 8) waits for self-play,
