@@ -165,9 +165,17 @@ CONFIGS: dict[str, dict[str, str]] = {
     # "window500k" before it became the default.)
     "window100k": {"CARTRIDGE_REPLAY_WINDOW": "100000"},
     # Value targets the mean of the game's result and the search's root value
-    # ([selfplay] search_value_weight = 0.5) instead of the result alone. Behind head to
-    # head over 45-minute pairs with 5x64 (45.5-50.5) and 3x48 (26.5-69.5, README): not adopted.
-    "valuemix": {"CARTRIDGE_SELFPLAY_SEARCH_VALUE_WEIGHT": "0.5"},
+    # (search_value_weight = 0.5) instead of the result alone. Behind head to head over
+    # 45-minute pairs with 5x64 (45.5-50.5) and 3x48 (26.5-69.5, README) while Gumbel's
+    # root value was the mean over the halving's visits; with the improved policy's value
+    # fewer wrong-outcome moves on Pons' positions and level head to head (README):
+    # Connect Four's default since, so for it this is "defaults" again.
+    "valuemix": {f"CARTRIDGE_SELFPLAY_{game}_SEARCH_VALUE_WEIGHT": "0.5"
+                 for game in SEARCH_GAMES},
+    # Value targets the game's result alone (AlphaZero's; Connect Four's default before
+    # valuemix's third pair).
+    "resultvalue": {f"CARTRIDGE_SELFPLAY_{game}_SEARCH_VALUE_WEIGHT": "0"
+                    for game in SEARCH_GAMES},
     # A win/draw/loss value head ([network.connect4] value_head = "wdl") instead of the
     # tanh one: the 45-minute 3x48 model's wrong moves were mostly in drawn positions,
     # whose value its scalar head got wrong most often (README). It read them better, but
@@ -504,6 +512,8 @@ def _trained_search(changes: dict[str, str], env_id: str = "connect4") -> dict[s
         trained["random_opening_plies"] = openings
     if settings.selfplay.root_noise_plies >= 0:
         trained["root_noise_plies"] = settings.selfplay.root_noise_plies
+    if weight := settings.selfplay.value_weight(env_id):
+        trained["search_value_weight"] = weight
     return trained
 
 

@@ -81,15 +81,22 @@ def test_playout_caps_write_only_the_fully_searched_positions(settings_for) -> N
     assert skipped > sum(g.num_positions for g in games)  # most moves were fast
 
 
-def test_search_value_weight_mixes_root_values_into_the_stored_targets(settings_for) -> None:
-    settings = settings_for(max_episodes=12, seed=4, selfplay={"search_value_weight": 0.5})
+@pytest.mark.parametrize(("selfplay", "mixed"), [
+    ({"search_value_weight": 0.5}, True),
+    ({"tictactoe": {"search_value_weight": 0.5}}, True),  # the game's own key
+    ({"search_value_weight": 0.5, "tictactoe": {"search_value_weight": 0.0}}, False),
+])
+def test_search_value_weight_mixes_root_values_into_the_stored_targets(
+        settings_for, selfplay: dict, mixed: bool) -> None:
+    settings = settings_for(max_episodes=12, seed=4, selfplay=selfplay)
     run_actor(settings, "a1", threading.Event())
     games = read_games(settings.common.data_dir / "replay.db")
     assert games
     targets = np.concatenate([g.outcomes for g in games])
     assert (np.abs(targets) <= 1).all()
     # Results alone are -1, 0 or 1; half a root value added moves most of them off.
-    assert np.count_nonzero(~np.isin(targets, (-1.0, 0.0, 1.0))) > len(games)
+    off_results = np.count_nonzero(~np.isin(targets, (-1.0, 0.0, 1.0)))
+    assert off_results > len(games) if mixed else off_results == 0
 
 
 def test_random_openings_start_the_stored_games_after_random_moves(settings_for) -> None:

@@ -73,3 +73,13 @@ def test_root_noise_plies_are_recorded_with_the_search_only_when_set() -> None:
     # compare equal to a configuration that leaves it at -1.
     assert "root_noise_plies" not in _trained_search(CONFIGS["defaults"], "connect4")
     assert _trained_search(CONFIGS["noise15"], "connect4")["root_noise_plies"] == 15
+
+
+@pytest.mark.parametrize("env_id", GAMES)
+def test_the_value_target_configurations_set_every_games_weight(env_id: str) -> None:
+    # Recorded when on only: curves from before the key trained on results alone and must
+    # compare equal to "resultvalue", not to Connect Four's defaults since.
+    assert _trained_search(CONFIGS["valuemix"], env_id)["search_value_weight"] == 0.5
+    assert "search_value_weight" not in _trained_search(CONFIGS["resultvalue"], env_id)
+    defaults = _trained_search(CONFIGS["defaults"], env_id).get("search_value_weight", 0)
+    assert defaults == (0.5 if env_id == "connect4" else 0)

@@ -194,6 +194,22 @@ def test_random_openings_are_per_game_over_the_selfplay_key() -> None:
     assert "selfplay.connect4.random_opening_plies = '-2'" in str(caught.value)
 
 
+def test_value_targets_are_per_game_over_the_selfplay_key() -> None:
+    games = ("tictactoe", "connect4", "othello")
+    settings = load_settings(CONFIG, environ={})
+    assert [settings.selfplay.value_weight(g) for g in games] == [0.0, 0.5, 0.0]
+    everywhere = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_SEARCH_VALUE_WEIGHT": "0.25"})
+    assert [everywhere.selfplay.value_weight(g) for g in games] == [0.25, 0.5, 0.25]
+    off = load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_CONNECT4_SEARCH_VALUE_WEIGHT": "0"})
+    assert [off.selfplay.value_weight(g) for g in games] == [0.0, 0.0, 0.0]
+    # The key is no search setting: the search actors play with never sees it.
+    search = settings.selfplay.search("connect4", settings.mcts)
+    assert "search_value_weight" not in search.model_dump()
+    with pytest.raises(SettingsError) as caught:
+        load_settings(CONFIG, environ={"CARTRIDGE_SELFPLAY_CONNECT4_SEARCH_VALUE_WEIGHT": "1.5"})
+    assert "selfplay.connect4.search_value_weight = '1.5'" in str(caught.value)
+
+
 def test_playout_caps_are_off_by_default_and_set_by_their_keys() -> None:
     settings = load_settings(CONFIG, environ={})
     assert settings.selfplay.full_search_fraction == 1.0

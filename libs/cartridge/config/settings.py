@@ -112,15 +112,16 @@ Precision = Literal["fp32", "int8"]  # the model actors play: model.onnx | model
 
 class GameSelfPlay(Section):
     """[selfplay.<game>]: one game's self-play search over [mcts], the model precision
-    its actors play over [inference]'s, and its random openings over [selfplay]'s. A key
-    left out keeps the wider table's value; the arena, the web service and `cartridge
-    move` always use [mcts] and fp32."""
+    its actors play over [inference]'s, and its random openings and value targets over
+    [selfplay]'s. A key left out keeps the wider table's value; the arena, the web
+    service and `cartridge move` always use [mcts] and fp32."""
 
     algorithm: Literal["puct", "gumbel"] | None = None
     num_simulations: int | None = Field(default=None, ge=1)
     gumbel_considered: int | None = Field(default=None, ge=1)
     precision: Precision | None = None
     random_opening_plies: int | None = Field(default=None, ge=0)  # over [selfplay]'s
+    search_value_weight: float | None = Field(default=None, ge=0, le=1)  # over [selfplay]'s
 
 
 class SelfPlaySettings(Section):
@@ -144,15 +145,22 @@ class SelfPlaySettings(Section):
         """The search actors play `env_id` with: [mcts], with [selfplay.<env_id>] on top."""
         game: GameSelfPlay = getattr(self, env_id)
         return mcts.model_copy(update=game.model_dump(
-            exclude_none=True, exclude={"precision", "random_opening_plies"}))
+            exclude_none=True,
+            exclude={"precision", "random_opening_plies", "search_value_weight"}))
 
     def opening_plies(self, env_id: str) -> int:
         """The most random moves `env_id`'s self-play games open with:
         [selfplay.<env_id>] random_opening_plies, else [selfplay]'s."""
-        game: GameSelfPlay = getattr(self, env_id)
-        if game.random_opening_plies is None:
-            return self.random_opening_plies
-        return game.random_opening_plies
+        return self._per_game(env_id, "random_opening_plies")
+
+    def value_weight(self, env_id: str) -> float:
+        """The share of the root value in `env_id`'s value targets:
+        [selfplay.<env_id>] search_value_weight, else [selfplay]'s."""
+        return self._per_game(env_id, "search_value_weight")
+
+    def _per_game(self, env_id: str, key: str) -> Any:
+        own = getattr(getattr(self, env_id), key)
+        return getattr(self, key) if own is None else own
 
 
 class InferenceSettings(Section):

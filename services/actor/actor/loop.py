@@ -100,7 +100,7 @@ def run_actor(settings: Settings, actor_id: str, stop: threading.Event) -> Actor
                         concurrent_games=concurrent, actor_id=actor_id,
                         rng=_rng(cfg.seed, actor_id),
                         playout_cap=PlayoutCap.from_settings(settings.selfplay),
-                        search_value_weight=settings.selfplay.search_value_weight,
+                        search_value_weight=settings.selfplay.value_weight(game.id),
                         random_opening_plies=settings.selfplay.opening_plies(game.id),
                         root_noise_plies=settings.selfplay.root_noise_plies)
     log.info("actor %s: %s, %d concurrent games, %s search, %d simulations%s%s%s%s, model %s "
